@@ -1,0 +1,285 @@
+"""The ``healing-mcp`` command.
+
+    healing-mcp serve                      MCP over stdio (what MCP clients launch)
+    healing-mcp serve --transport streamable-http --port 8765
+    healing-mcp supervise --once           one healing pass from the terminal (--dry-run to plan only)
+    healing-mcp report                     health report as tables (--json for scripts)
+    healing-mcp fix ISSUE_ID               heal one issue now (--approve, --dry-run)
+    healing-mcp patches                    manual patch suggestions
+
+Modules are imported inside each command so ``serve`` loads only what the MCP server needs.
+Errors a user can fix are printed as one line on stderr, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from healing_mcp.config import Settings
+    from healing_mcp.core.engine import Engine
+    from healing_mcp.models import SupervisorRunResult, SystemHealthReport
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="healing-mcp",
+        description="Self-healing for browser agents, MCP tools, Supabase services and render pipelines.",
+    )
+    parser.add_argument("--config", type=Path, help="TOML config file (default: ./healing.toml if present)")
+    parser.add_argument("--home", type=Path, help="state directory (default: .healing, or HEALING_HOME)")
+    parser.add_argument("--env", choices=["dev", "staging", "prod"], help="environment (or HEALING_ENV)")
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="stderr log level (default: info)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
+    serve.add_argument("--transport", choices=["stdio", "sse", "streamable-http"], default="stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (non-loopback needs a token)")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--stateless", action="store_true", help="streamable HTTP without sessions (replicas)")
+    serve.add_argument(
+        "--tool-names", choices=["underscore", "dotted"], help="'dotted' exposes healing.get_health_report etc."
+    )
+
+    supervise = sub.add_parser("supervise", help="run the healing loop")
+    supervise.add_argument("--once", action="store_true", help="one pass, then exit")
+    supervise.add_argument("--dry-run", action="store_true", help="diagnose and plan; apply nothing")
+    supervise.add_argument("--component", help="only this component")
+    supervise.add_argument("--max-fixes", type=int, help="at most this many fix attempts per pass")
+    supervise.add_argument("--interval", type=float, help="seconds between passes when looping")
+    supervise.add_argument("--json", action="store_true", help="print results as JSON lines")
+
+    report = sub.add_parser("report", help="show the health report")
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.add_argument("--component", help="only this component")
+    report.add_argument("--since-minutes", type=float, help="only issues seen in the last N minutes")
+    report.add_argument("--limit", type=int, default=50)
+
+    fix = sub.add_parser("fix", help="heal one issue now")
+    fix.add_argument("issue_id")
+    fix.add_argument("--approve", action="store_true", help="approve fixes that need approval")
+    fix.add_argument("--dry-run", action="store_true")
+    fix.add_argument("--json", action="store_true")
+
+    patches = sub.add_parser("patches", help="list manual patch suggestions")
+    patches.add_argument("--issue", dest="issue_id")
+    patches.add_argument("--json", action="store_true")
+    return parser
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    from healing_mcp.config import load_settings
+
+    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if args.home is not None:
+        overrides["home"] = args.home
+    if args.env is not None:
+        from healing_mcp.models import Environment
+
+        overrides["env"] = Environment(args.env)
+    if args.log_level is not None:
+        overrides["log_level"] = args.log_level
+    return load_settings(args.config, **overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "serve"
+    if args.command is None:
+        args = _parser().parse_args([*(argv or sys.argv[1:]), "serve"])
+    from healing_mcp.config import ConfigError
+    from healing_mcp.errors import HealingError
+    from healing_mcp.store.base import StoreError
+
+    try:
+        settings = _settings(args, tool_names=getattr(args, "tool_names", None))
+        from healing_mcp.logs import configure_logging
+
+        configure_logging(settings.log_level, settings.log_format)
+        if command == "serve":
+            return _serve(args, settings)
+        import anyio
+
+        runner = {"supervise": _supervise, "report": _report, "fix": _fix, "patches": _patches}[command]
+        return int(anyio.run(runner, args, settings))
+    except (ConfigError, HealingError, StoreError) as exc:
+        from healing_mcp.redact import redact_text
+
+        print(f"healing-mcp: {redact_text(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+# ---------------------------------------------------------------------------------- serve
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import anyio
+
+    from healing_mcp.server.app import create_server
+
+    server = create_server(settings)
+    if args.transport == "stdio":
+        anyio.run(server.run_stdio_async)
+    else:
+        from healing_mcp.server.http import serve_http
+
+        anyio.run(
+            lambda: serve_http(
+                server, settings, transport=args.transport, host=args.host, port=args.port, stateless=args.stateless
+            )
+        )
+    return 0
+
+
+# ---------------------------------------------------------------------------------- terminal commands
+
+
+async def _open(settings: Settings) -> Engine:
+    from healing_mcp.core.engine import Engine
+
+    return await Engine.open(settings)
+
+
+async def _supervise(args: argparse.Namespace, settings: Settings) -> int:
+    import anyio
+
+    from healing_mcp.models import HealthState
+
+    interval = args.interval or settings.supervisor.interval_seconds
+    async with await _open(settings) as engine:
+        while True:
+            result = await _one_pass(engine, args)
+            if args.json:
+                print(result.model_dump_json())
+            else:
+                _print_run(result)
+            if args.once:
+                return 0 if result.overall is not HealthState.broken else 1
+            await anyio.sleep(interval)
+
+
+async def _one_pass(engine: Engine, args: argparse.Namespace) -> SupervisorRunResult:
+    if args.json or not sys.stderr.isatty():
+        return await engine.run_supervisor(dry_run=args.dry_run, component=args.component, max_fixes=args.max_fixes)
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=_console(stderr=True)) as bar:
+        task = bar.add_task("supervisor pass", total=None)
+
+        async def progress(done: float, total: float | None, message: str) -> None:
+            bar.update(task, completed=done, total=total, description=message[:60])
+
+        return await engine.run_supervisor(
+            dry_run=args.dry_run, component=args.component, max_fixes=args.max_fixes, progress=progress
+        )
+
+
+async def _report(args: argparse.Namespace, settings: Settings) -> int:
+    async with await _open(settings) as engine:
+        report = await engine.report(component=args.component, since_minutes=args.since_minutes, limit=args.limit)
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        _print_report(report)
+    return 0
+
+
+async def _fix(args: argparse.Namespace, settings: Settings) -> int:
+    async with await _open(settings) as engine:
+        result = await engine.auto_fix(issue_id=args.issue_id, approve=args.approve, dry_run=args.dry_run)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        console = _console()
+        for outcome in result.outcomes:
+            verdict = "healed" if outcome.successful else outcome.decision.value
+            console.print(f"- {outcome.plan.strategy}: {verdict} ({outcome.decision_reason})")
+        console.print(result.summary)
+    return 0 if result.healed or args.dry_run else 1
+
+
+async def _patches(args: argparse.Namespace, settings: Settings) -> int:
+    async with await _open(settings) as engine:
+        result = await engine.manual_patches(issue_id=args.issue_id)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+        return 0
+    console = _console()
+    console.print(result.summary)
+    for patch in result.patches:
+        console.rule(f"{patch.id} - {patch.title}")
+        console.print(f"reason: {patch.reason}   risk: {patch.risk.value}   file: {patch.target_file or '-'}")
+        console.print(patch.rationale, markup=False)
+        if patch.diff:
+            console.print(patch.diff, markup=False, highlight=False)
+    return 0
+
+
+# ---------------------------------------------------------------------------------- rendering
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+_STATE_STYLE = {"healthy": "green", "degraded": "yellow", "broken": "red"}
+
+
+def _print_report(report: SystemHealthReport) -> None:
+    from rich.table import Table
+
+    console = _console()
+    style = _STATE_STYLE[report.overall.value]
+    console.print(
+        f"[bold {style}]{report.overall.value.upper()}[/] - {report.summary}  ({report.environment.value}, "
+        f"{report.store})"
+    )
+    components = Table("component", "state", "recent issues", "why", title="Components", title_justify="left")
+    for c in report.components:
+        components.add_row(c.name, f"[{_STATE_STYLE[c.state.value]}]{c.state.value}[/]", str(c.open_issues), c.reason)
+    console.print(components)
+    if report.issues:
+        issues = Table("id", "severity", "state", "seen", "title", "fix", title="Issues", title_justify="left")
+        for issue in report.issues:
+            fix = issue.auto_fix.strategy or ("tried" if issue.auto_fix.attempted else "-")
+            issues.add_row(
+                issue.id, issue.severity.value, issue.state.value, str(issue.occurrences), issue.title[:70], fix
+            )
+        console.print(issues)
+        if report.next_offset is not None:
+            console.print(f"... {report.issues_matching - report.issues_returned} more (use --limit)")
+    if report.intake.quarantined:
+        console.print(f"[yellow]{report.intake.quarantined} malformed event line(s) quarantined[/]; latest:")
+        for line in report.intake.recent_quarantine[:3]:
+            console.print(f"  {line.source}@{line.offset}: {line.reason}", markup=False)
+
+
+def _print_run(result: SupervisorRunResult) -> None:
+    console = _console()
+    for outcome in result.outcomes:
+        if outcome.dry_run:
+            verdict = f"would apply ({outcome.decision.value})"
+        elif outcome.result is None:
+            verdict = f"not applied: {outcome.decision.value}"
+        else:
+            verdict = "[green]healed[/]" if outcome.successful else "[red]failed[/]"
+        console.print(f"- {outcome.issue_id} {outcome.plan.strategy}: {verdict}")
+    for issue_id, why in result.skipped.items():
+        console.print(f"- {issue_id} skipped: {why}", markup=False)
+    for error in result.errors:
+        console.print(f"[red]! {error}[/]")
+    console.print(result.summary)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Components: the parts of the user's system healing-mcp watches (browser, mcp_tools, supabase,
+marketing) and the protocols a plugin implements. See :mod:`healing_mcp.components.base`."""
+
+from healing_mcp.components.base import (
+    Component,
+    ComponentContext,
+    DefaultSensor,
+    Diagnosis,
+    Fixer,
+    NoSafeFix,
+    PatchWriter,
+    PollingSensor,
+    Retester,
+    RootCauseRule,
+    Sensor,
+)
+from healing_mcp.models import Event, FixPlan, FixResult, FixRisk, HealthIssue, Observation, RetestResult, Severity
+
+__all__ = [
+    "Component",
+    "ComponentContext",
+    "DefaultSensor",
+    "Diagnosis",
+    "Event",
+    "FixPlan",
+    "FixResult",
+    "FixRisk",
+    "Fixer",
+    "HealthIssue",
+    "NoSafeFix",
+    "Observation",
+    "PatchWriter",
+    "PollingSensor",
+    "RetestResult",
+    "Retester",
+    "RootCauseRule",
+    "Sensor",
+    "Severity",
+]

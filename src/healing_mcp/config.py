@@ -1,0 +1,189 @@
+"""Configuration: environment variables, then ``healing.toml``, then defaults.
+
+Every setting has an environment variable (``HEALING_*``, plus the conventional ``DATABASE_URL``,
+``SUPABASE_URL``, ``SUPABASE_SERVICE_ROLE_KEY``, ``ALLOW_PROD_HEALING`` and ``ANTHROPIC_API_KEY``) and
+the same name, lower-case without the prefix, in a TOML file. The file is ``healing.toml`` in the
+working directory, or the path in ``HEALING_CONFIG``. Per-component settings live in
+``[components.<name>]`` tables of that file and are handed to the component as a plain dict.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from healing_mcp.models import Environment
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message says which and what to do."""
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class SupervisorSettings(BaseModel):
+    """Guards of the healing loop. All of them bound how much one run can change.
+
+    Environment form: ``HEALING_SUPERVISOR__MAX_FIXES_PER_RUN=5``; file form: ``[supervisor]`` table.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_fixes_per_run: int = Field(default=10, ge=0, description="At most this many fix attempts per pass.")
+    max_attempts: int = Field(default=6, ge=1, description="Attempts per issue before it is persistent.")
+    breaker_threshold: int = Field(
+        default=3, ge=1, description="Consecutive failed fixes that open the circuit breaker."
+    )
+    plans_per_issue: int = Field(default=3, ge=1, description="Candidate fixes tried per issue per pass.")
+    backoff_base_seconds: float = Field(default=30.0, ge=0, description="First retry delay; doubles.")
+    backoff_max_seconds: float = Field(default=3600.0, ge=0)
+    flap_limit: int = Field(default=3, ge=1, description="Returns after resolution that mark flapping.")
+    flap_window_seconds: float = Field(default=3600.0, gt=0)
+    lease_seconds: float = Field(default=300.0, gt=0, description="How long a claim survives its holder.")
+    interval_seconds: float = Field(default=60.0, gt=0, description="Pause between passes when looping.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HEALING_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
+    )
+
+    home: Path = Field(default=Path(".healing"), description="Where the embedded store, events and patches live.")
+    env: Environment | None = Field(
+        default=None,
+        description="dev, staging or prod. Unset means dev with the embedded store and prod with a remote one.",
+    )
+    allow_prod_healing: bool = Field(
+        default=False,
+        validation_alias=_alias("ALLOW_PROD_HEALING", "allow_prod_healing"),
+        description="Set ALLOW_PROD_HEALING=1 to let fixes beyond read-only act outside dev.",
+    )
+    events_dir: Path | None = Field(default=None, description="JSONL event files; default <home>/events.")
+    db_path: Path | None = Field(default=None, description="SQLite file; default <home>/healing.db.")
+    database_url: SecretStr | None = Field(
+        default=None, validation_alias=_alias("DATABASE_URL", "HEALING_DATABASE_URL", "database_url")
+    )
+    supabase_url: str | None = Field(
+        default=None, validation_alias=_alias("SUPABASE_URL", "HEALING_SUPABASE_URL", "supabase_url")
+    )
+    supabase_service_role_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=_alias(
+            "SUPABASE_SERVICE_ROLE_KEY", "HEALING_SUPABASE_SERVICE_ROLE_KEY", "supabase_service_role_key"
+        ),
+    )
+    project_root: Path = Field(default=Path("."), description="Source tree that patches apply to.")
+    tool_names: Literal["underscore", "dotted"] = Field(
+        default="underscore", description="'dotted' exposes healing.get_health_report etc."
+    )
+    http_token: SecretStr | None = Field(default=None, description="Bearer token for non-local HTTP binds.")
+    http_allowed_hosts: list[str] = Field(
+        default_factory=list, description="Extra Host header values accepted over HTTP, e.g. 'mcp.example.com'."
+    )
+    http_allowed_origins: list[str] = Field(
+        default_factory=list, description="Browser origins accepted over HTTP, e.g. 'https://app.example.com'."
+    )
+    recent_window_seconds: float = Field(
+        default=86_400.0, gt=0, description="Unresolved issues seen within this window count toward health."
+    )
+    enabled_components: list[str] | None = Field(
+        default=None, description="Enable only these components (default: every installed one)."
+    )
+    plugins: list[str] = Field(default_factory=list, description="Extra components as 'module:attribute' import paths.")
+    component_settings: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+    llm: Literal["auto", "off"] = Field(
+        default="auto", description="'auto' asks Claude for a diagnosis when ANTHROPIC_API_KEY is set."
+    )
+    llm_model: str = Field(default="claude-sonnet-4-5")
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_alias("ANTHROPIC_API_KEY", "anthropic_api_key"), exclude=True
+    )
+    anthropic_base_url: str | None = Field(
+        default=None, validation_alias=_alias("ANTHROPIC_BASE_URL", "anthropic_base_url")
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
+
+    @field_validator("enabled_components", "plugins", "http_allowed_hosts", "http_allowed_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file is read by `load_settings` and passed as init values beneath the environment.
+        return (env_settings, init_settings)
+
+    # ----------------------------------------------------------------------------------- derived
+
+    @property
+    def environment(self) -> Environment:
+        """The effective environment. Unset + a remote store is treated as prod: never guess 'dev'
+        about a database that may be production."""
+        if self.env is not None:
+            return self.env
+        return Environment.prod if self.store_kind != "sqlite" else Environment.dev
+
+    @property
+    def store_kind(self) -> Literal["sqlite", "postgres", "supabase"]:
+        if self.database_url is not None:
+            return "postgres"
+        if self.supabase_url is not None:
+            return "supabase"
+        return "sqlite"
+
+    @property
+    def resolved_events_dir(self) -> Path:
+        return self.events_dir if self.events_dir is not None else self.home / "events"
+
+    @property
+    def resolved_db_path(self) -> Path:
+        return self.db_path if self.db_path is not None else self.home / "healing.db"
+
+    @property
+    def patches_dir(self) -> Path:
+        return self.home / "patches"
+
+    def component_config(self, name: str) -> dict[str, Any]:
+        return dict(self.component_settings.get(name, {}))
+
+    def component_enabled(self, name: str) -> bool:
+        return self.enabled_components is None or name in self.enabled_components
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from the environment, the TOML file and explicit overrides (highest)."""
+    path = config_file or Path(os.environ.get("HEALING_CONFIG", "healing.toml"))
+    file_values: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}. Fix the TOML or remove the file.") from exc
+    elif "HEALING_CONFIG" in os.environ and config_file is None:
+        raise ConfigError(f"HEALING_CONFIG points to {path}, which does not exist.")
+    file_values["component_settings"] = file_values.pop("components", {})
+    try:
+        settings = Settings(**file_values)
+        if overrides:
+            settings = settings.model_copy(update=overrides)
+    except Exception as exc:  # pydantic.ValidationError: turn into one readable line
+        raise ConfigError(f"invalid configuration: {exc}") from exc
+    return settings

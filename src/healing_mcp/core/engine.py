@@ -1,0 +1,212 @@
+"""The engine: one object that owns settings, store, components and the supervisor.
+
+The MCP server and the CLI are thin layers over these methods, so both behave identically.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import TracebackType
+
+from healing_mcp.components.registry import Registry, load_components
+from healing_mcp.config import Settings
+from healing_mcp.core.diagnosis import LLMDiagnoser
+from healing_mcp.core.health import component_health, counts, overall_state, summarize
+from healing_mcp.core.supervisor import ProgressFn, Supervisor
+from healing_mcp.errors import ComponentFailure, InvalidRequest, NotFound
+from healing_mcp.models import (
+    AuditEntry,
+    AutoFixResult,
+    FailureReport,
+    HealthIssue,
+    IssueState,
+    MemoryInsights,
+    PatchList,
+    Severity,
+    SupervisorRunResult,
+    SystemHealthReport,
+    utcnow,
+)
+from healing_mcp.store import Store, create_store
+from healing_mcp.store.base import IssueQuery
+
+
+class Engine:
+    def __init__(self, settings: Settings, store: Store, registry: Registry) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.supervisor = Supervisor(settings, store, registry, llm=LLMDiagnoser.from_settings(settings))
+
+    @classmethod
+    async def open(cls, settings: Settings, registry: Registry | None = None) -> Engine:
+        store = create_store(settings)
+        await store.open()
+        return cls(settings, store, registry if registry is not None else load_components(settings))
+
+    async def aclose(self) -> None:
+        await self.registry.aclose()
+        await self.store.close()
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------------------ report
+
+    async def refresh(self) -> bool:
+        """Ingest new events without fixing anything. Skipped while a supervisor pass is running
+        (the pass ingests them itself); returns whether it ran."""
+        return await self.supervisor.ingest()
+
+    async def report(
+        self,
+        *,
+        component: str | None = None,
+        states: list[IssueState] | None = None,
+        min_severity: Severity | None = None,
+        since_minutes: float | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        refresh: bool = True,
+    ) -> SystemHealthReport:
+        if refresh:
+            await self.refresh()
+        now = utcnow()
+        since = now - timedelta(minutes=since_minutes) if since_minutes else None
+        recent_since = now - timedelta(seconds=self.settings.recent_window_seconds)
+        buckets = await self.store.issue_buckets(component=component, since=since, recent_since=recent_since)
+        page = await self.store.query_issues(
+            IssueQuery(
+                component=component, states=states, since=since, min_severity=min_severity, limit=limit, offset=offset
+            )
+        )
+        names: list[str] = list(self.registry.components)
+        failures = dict(self.registry.failures)
+        if component is not None:
+            names = [n for n in names if n == component]
+            failures = {k: v for k, v in failures.items() if k == component}
+        components = component_health(buckets, names, failures)
+        overall = overall_state(components)
+        returned = len(page.issues)
+        return SystemHealthReport(
+            timestamp=now,
+            overall=overall,
+            summary=summarize(overall, components),
+            environment=self.settings.environment,
+            components=components,
+            issues=page.issues,
+            counts=counts(buckets),
+            issues_returned=returned,
+            issues_matching=page.total,
+            next_offset=offset + returned if offset + returned < page.total else None,
+            intake=await self.store.intake_stats(),
+            store=self.store.description,
+        )
+
+    # ------------------------------------------------------------------------------ healing
+
+    async def run_supervisor(
+        self,
+        *,
+        dry_run: bool = False,
+        component: str | None = None,
+        max_fixes: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> SupervisorRunResult:
+        if component is not None:
+            self.require_component(component)
+        return await self.supervisor.run_pass(
+            dry_run=dry_run, component=component, max_fixes=max_fixes, progress=progress
+        )
+
+    def require_component(self, name: str) -> None:
+        if name in self.registry.failures:
+            raise ComponentFailure(f"the {name} component is unavailable: {self.registry.failures[name]}")
+        if name not in self.registry.components:
+            known = ", ".join(sorted(self.registry.components)) or "none"
+            raise InvalidRequest(f"unknown component {name!r}; installed components: {known}")
+
+    async def get_issue(self, issue_id: str) -> HealthIssue:
+        issue = await self.store.get_issue(issue_id)
+        if issue is None:
+            raise NotFound(
+                f"no issue with id {issue_id!r}. Call healing_get_health_report to list issue ids, "
+                "or describe the failure with the 'failure' argument instead."
+            )
+        return issue
+
+    async def auto_fix(
+        self,
+        *,
+        issue_id: str | None = None,
+        failure: FailureReport | None = None,
+        approve: bool = False,
+        dry_run: bool = False,
+    ) -> AutoFixResult:
+        if (issue_id is None) == (failure is None):
+            raise InvalidRequest(
+                "pass exactly one of 'issue_id' (an id from healing_get_health_report) or 'failure' "
+                "(component, symptom, message, target, context, step) describing what just failed"
+            )
+        if failure is not None:
+            self.require_component(failure.component)
+            intake = await self.supervisor.intake.ingest_events([failure.to_event()])
+            if not intake.touched:
+                raise InvalidRequest(
+                    f"the {failure.component} component does not treat a {failure.symptom!r} event as a failure; "
+                    "check the symptom name"
+                )
+            issue = next(iter(intake.touched.values()))
+        else:
+            assert issue_id is not None
+            issue = await self.get_issue(issue_id)
+            self.require_component(issue.component)
+        report = await self.supervisor.heal(issue, dry_run=dry_run, approve=approve, explicit=True)
+        current = await self.store.get_issue(issue.id) or report.issue
+        if report.errors and not report.outcomes:
+            raise ComponentFailure(
+                f"the {issue.component} component failed while healing {issue.id}: " + "; ".join(report.errors)
+            )
+        return AutoFixResult(
+            issue=current,
+            outcomes=report.outcomes,
+            healed=report.healed and not dry_run,
+            summary=describe_heal(current, report.healed, dry_run, report.skipped, len(report.patches)),
+            patches=report.patches,
+        )
+
+    async def manual_patches(self, *, issue_id: str | None = None, component: str | None = None) -> PatchList:
+        if issue_id is not None:
+            await self.get_issue(issue_id)
+        patches = await self.store.list_patches(issue_id=issue_id, component=component)
+        if patches:
+            summary = f"{len(patches)} patch suggestion(s); each says why a human is needed."
+        else:
+            summary = "No patch suggestions: nothing has been escalated to a human."
+        return PatchList(patches=patches, summary=summary)
+
+    async def memory(self, limit: int = 10) -> MemoryInsights:
+        return await self.store.memory_insights(limit=limit)
+
+    async def audit(self, issue_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        return await self.store.list_audit(issue_id=issue_id, limit=limit)
+
+
+def describe_heal(issue: HealthIssue, healed: bool, dry_run: bool, skipped: str | None, patches: int) -> str:
+    if dry_run:
+        return f"Dry run for {issue.id}: nothing was applied; the outcomes show what would be tried."
+    if healed:
+        return f"Healed {issue.id} ({issue.title}) with {issue.auto_fix.strategy}; the retest passed."
+    if skipped:
+        return f"Did not heal {issue.id}: {skipped}."
+    if patches:
+        return (
+            f"Could not heal {issue.id} automatically; it is {issue.state.value}. "
+            f"{patches} patch suggestion(s) are ready (healing_suggest_manual_patches)."
+        )
+    return f"Could not heal {issue.id} yet; it is {issue.state.value}. {' '.join(issue.auto_fix.notes[-1:])}"

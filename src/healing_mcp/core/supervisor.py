@@ -1,0 +1,664 @@
+"""The healing loop: scan -> group -> diagnose -> rank fixes -> safety gate -> fix -> retest -> record.
+
+One :class:`Supervisor` pass:
+
+1. **Recover** attempts a previous run left unfinished: each gets an ``interrupted`` audit entry and its
+   issue goes back to ``open``; its unknown outcome is not counted in memory.
+2. **Scan**: poll active sensors, then read new JSONL events; both go through intake into issues.
+3. For each open issue, most urgent first, up to ``max_fixes_per_run`` attempts in the pass:
+   claim it (lease), check the guards (backoff, circuit breaker, flapping), **diagnose** (rules, memory,
+   LLM), **rank** plans (proven fixes from memory first, without re-deriving them; fresh proposals
+   only if those fail), pass each through the **safety policy**, **apply**, **retest**, **record**.
+4. Issues that cannot be fixed safely are **escalated** with patch suggestions; issues whose fixes keep
+   failing become **persistent** (the circuit breaker) and get patch suggestions too.
+
+Interruption is safe because an attempt is bracketed: a ``started`` audit entry before apply, and after
+the retest the ``finished`` entry and the memory update are written in one store transaction
+(``Store.finish_attempt``). Memory and audit therefore always agree; a ``started`` entry without its
+``finished`` one is exactly an interrupted attempt.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import anyio
+
+from healing_mcp.components.base import Component, ComponentContext, NoSafeFix, PatchWriter, PollingSensor
+from healing_mcp.components.registry import Registry
+from healing_mcp.config import Settings
+from healing_mcp.core.diagnosis import LLMDiagnoser, diagnose
+from healing_mcp.core.health import component_health, overall_state
+from healing_mcp.core.intake import Intake
+from healing_mcp.core.issues import is_flapping
+from healing_mcp.core.patches import generic_suggestion, sanitize, write_patch_file
+from healing_mcp.core.policy import SafetyPolicy
+from healing_mcp.core.ranking import rank_plans
+from healing_mcp.logs import get_logger
+from healing_mcp.models import (
+    AuditEntry,
+    Event,
+    FixOutcome,
+    FixPlan,
+    FixResult,
+    HealthIssue,
+    HealthState,
+    IssueState,
+    PatchReason,
+    PatchSuggestion,
+    PolicyDecision,
+    RetestResult,
+    SupervisorRunResult,
+    utcnow,
+)
+from healing_mcp.redact import redact, redact_text
+from healing_mcp.store.base import IssueQuery, OutcomeRecord, Store
+
+log = get_logger(__name__)
+
+ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
+RUN_LEASE = "supervisor-pass"
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+async def _no_progress(_: float, __: float | None, ___: str) -> None:
+    return None
+
+
+@dataclass
+class Budget:
+    """How many more fix attempts this pass (or this call) may make."""
+
+    remaining: int
+
+    def take(self) -> bool:
+        if self.remaining <= 0:
+            return False
+        self.remaining -= 1
+        return True
+
+
+@dataclass
+class HealReport:
+    """What healing one issue did. The supervisor pass and ``healing_auto_fix`` both return these."""
+
+    issue: HealthIssue
+    outcomes: list[FixOutcome] = field(default_factory=list)
+    patches: list[PatchSuggestion] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+    @property
+    def healed(self) -> bool:
+        return any(o.successful for o in self.outcomes)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        *,
+        intake: Intake | None = None,
+        llm: LLMDiagnoser | None = None,
+        holder: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = registry
+        self.intake = intake or Intake(store, registry, settings.resolved_events_dir)
+        self.llm = llm
+        self.guards = settings.supervisor
+        self.policy = SafetyPolicy(settings.environment, settings.allow_prod_healing)
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._pass_lock = anyio.Lock()
+
+    def context(self, component: Component, run_id: str, dry_run: bool) -> ComponentContext:
+        return ComponentContext(
+            settings=self.settings,
+            config=self.settings.component_config(component.name),
+            store=self.store,
+            log=log.bind(component=component.name, run_id=run_id),
+            run_id=run_id,
+            dry_run=dry_run,
+        )
+
+    # ------------------------------------------------------------------------------ the pass
+
+    async def run_pass(
+        self,
+        *,
+        dry_run: bool = False,
+        component: str | None = None,
+        max_fixes: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> SupervisorRunResult:
+        run_id = new_id("run")
+        started = utcnow()
+        progress = progress or _no_progress
+        async with self._pass_lock:
+            if not await self.store.acquire_lease(RUN_LEASE, self.holder, self.guards.lease_seconds, now=started):
+                return SupervisorRunResult(
+                    run_id=run_id,
+                    dry_run=dry_run,
+                    started_at=started,
+                    finished_at=utcnow(),
+                    events_ingested=0,
+                    quarantined=0,
+                    issues_seen=0,
+                    outcomes=[],
+                    overall=await self.overall(),
+                    summary="Another supervisor pass is running against this store; nothing was done. "
+                    "Try again when it finishes.",
+                )
+            try:
+                return await self._pass(run_id, started, dry_run, component, max_fixes, progress)
+            finally:
+                await self.store.release_lease(RUN_LEASE, self.holder)
+
+    async def ingest(self) -> bool:
+        """Read new events into issues without fixing anything. Skipped (False) while a pass runs,
+        here or in another process: the pass ingests them itself, and two readers would double-count."""
+        if self._pass_lock.locked():
+            return False
+        async with self._pass_lock:
+            if not await self.store.acquire_lease(RUN_LEASE, self.holder, self.guards.lease_seconds, now=utcnow()):
+                return False
+            try:
+                await self.intake.ingest_files()
+            finally:
+                await self.store.release_lease(RUN_LEASE, self.holder)
+        return True
+
+    async def _pass(
+        self,
+        run_id: str,
+        started: datetime,
+        dry_run: bool,
+        only: str | None,
+        max_fixes: int | None,
+        progress: ProgressFn,
+    ) -> SupervisorRunResult:
+        errors: list[str] = []
+        await progress(0, None, "recovering interrupted attempts")
+        await self.recover(run_id)
+
+        await progress(0, None, "polling sensors")
+        polled: list[Event] = []
+        for component in self.registry.components.values():
+            if (only and component.name != only) or not isinstance(component.sensor, PollingSensor):
+                continue
+            try:
+                polled.extend(await component.sensor.poll(self.context(component, run_id, dry_run)))
+            except Exception as exc:
+                message = f"the {component.name} sensor failed to poll: {type(exc).__name__}: {exc}"
+                errors.append(redact_text(message))
+                polled.append(Event(component=component.name, kind="sensor_error", message=message, target="poll"))
+        summary = await self.intake.ingest_events(polled)
+
+        await progress(0, None, "reading event logs")
+        files = await self.intake.ingest_files()
+        events = summary.events + files.events
+        quarantined = files.quarantined
+
+        page = await self.store.query_issues(
+            IssueQuery(component=only, states=[IssueState.open, IssueState.fixing], limit=1000)
+        )
+        candidates = page.issues
+        budget = Budget(self.guards.max_fixes_per_run if max_fixes is None else max_fixes)
+        outcomes: list[FixOutcome] = []
+        resolved: list[str] = []
+        escalated: list[str] = []
+        skipped: dict[str, str] = {}
+        total = len(candidates)
+        for index, issue in enumerate(candidates):
+            await progress(index, total, f"healing {issue.id}: {issue.title}")
+            if budget.remaining <= 0:
+                skipped[issue.id] = "the fix budget of this pass is used up; it is next in line"
+                continue
+            await self.store.acquire_lease(RUN_LEASE, self.holder, self.guards.lease_seconds, now=utcnow())
+            report = await self.heal(issue, run_id=run_id, dry_run=dry_run, budget=budget)
+            outcomes.extend(report.outcomes)
+            errors.extend(report.errors)
+            if report.skipped:
+                skipped[issue.id] = report.skipped
+            if report.healed and not dry_run:
+                resolved.append(issue.id)
+            if report.issue.state in (IssueState.escalated, IssueState.persistent) and report.patches:
+                escalated.append(issue.id)
+        await progress(total, total, "done")
+        overall = await self.overall()
+        attempted = sum(1 for o in outcomes if o.result is not None)
+        text = (
+            f"Ingested {events} event(s) ({quarantined} quarantined) touching "
+            f"{len(summary.touched) + len(files.touched)} issue(s); {len(candidates)} open issue(s) considered, "
+            f"{attempted} fix(es) applied{' (dry run: none applied)' if dry_run else ''}, "
+            f"{len(resolved)} resolved, {len(escalated)} escalated to a human, {len(skipped)} skipped. "
+            f"System is {overall.value}."
+        )
+        return SupervisorRunResult(
+            run_id=run_id,
+            dry_run=dry_run,
+            started_at=started,
+            finished_at=utcnow(),
+            events_ingested=events,
+            quarantined=quarantined,
+            issues_seen=len(candidates),
+            outcomes=outcomes,
+            resolved=resolved,
+            escalated=escalated,
+            skipped=skipped,
+            errors=errors,
+            overall=overall,
+            summary=text,
+        )
+
+    async def overall(self) -> HealthState:
+        now = utcnow()
+        buckets = await self.store.issue_buckets(
+            component=None,
+            since=None,
+            recent_since=now - timedelta(seconds=self.settings.recent_window_seconds),
+        )
+        return overall_state(component_health(buckets, self.registry.components, self.registry.failures))
+
+    # ------------------------------------------------------------------------------ recovery
+
+    async def recover(self, run_id: str) -> int:
+        """Close attempts a crashed run left open and make sure finished outcomes are in memory."""
+        recovered = 0
+        for entry in await self.store.unfinished_attempts():
+            lease = f"issue:{entry.issue_id}"
+            if not await self.store.acquire_lease(lease, self.holder, self.guards.lease_seconds, now=utcnow()):
+                continue  # its supervisor is alive and still working on it
+            try:
+                await self.store.append_audit(
+                    entry.model_copy(
+                        update={
+                            "seq": None,
+                            "time": utcnow(),
+                            "phase": "interrupted",
+                            "run_id": run_id,
+                            "why": f"the run {entry.run_id} stopped before this attempt finished; "
+                            "its outcome is unknown and was not counted in memory",
+                        }
+                    )
+                )
+                issue = await self.store.get_issue(entry.issue_id)
+                if issue is not None and issue.state is IssueState.fixing:
+                    issue.state = IssueState.open
+                    issue.auto_fix.notes.append(f"attempt {entry.attempt_id} was interrupted")
+                    await self.store.save_issue(issue)
+                recovered += 1
+            finally:
+                await self.store.release_lease(lease, self.holder)
+        return recovered
+
+    @staticmethod
+    def _outcome_record(entry: AuditEntry) -> OutcomeRecord:
+        return OutcomeRecord(
+            outcome_id=entry.attempt_id,
+            issue_signature=entry.issue_signature,
+            fix_signature=entry.fix_signature,
+            component=entry.component,
+            strategy=entry.strategy,
+            params=entry.details.get("params", {}),
+            risk=entry.risk,
+            success=bool(entry.successful),
+            suggestion=entry.details.get("suggestion"),
+            time=entry.time,
+        )
+
+    # ------------------------------------------------------------------------------ one issue
+
+    async def heal(
+        self,
+        issue: HealthIssue,
+        *,
+        run_id: str | None = None,
+        dry_run: bool = False,
+        approve: bool = False,
+        explicit: bool = False,
+        budget: Budget | None = None,
+    ) -> HealReport:
+        """Try to heal one issue. ``explicit`` means a caller asked for this issue by name: backoff,
+        breaker and flapping guards are bypassed (the safety policy never is)."""
+        run_id = run_id or new_id("run")
+        budget = budget or Budget(self.guards.plans_per_issue)
+        lease = f"issue:{issue.id}"
+        if not await self.store.acquire_lease(lease, self.holder, self.guards.lease_seconds, now=utcnow()):
+            return HealReport(issue=issue, skipped="another supervisor is working on this issue right now")
+        try:
+            fresh = await self.store.get_issue(issue.id)
+            return await self._heal(fresh or issue, run_id, dry_run, approve, explicit, budget)
+        finally:
+            await self.store.release_lease(lease, self.holder)
+
+    def _guard(self, issue: HealthIssue, now: datetime, explicit: bool) -> tuple[str | None, str | None]:
+        """(skip reason, escalation reason): why this issue must not be auto-fixed right now."""
+        if explicit:
+            return None, None
+        if issue.state is IssueState.resolved:
+            return "already resolved", None
+        if issue.state in (IssueState.persistent, IssueState.escalated):
+            return f"{issue.state.value}: waiting for a human (see healing_suggest_manual_patches)", None
+        if is_flapping(issue, now, self.guards.flap_limit, self.guards.flap_window_seconds):
+            return None, "flapping"
+        nxt = issue.auto_fix.next_attempt_at
+        if nxt is not None and nxt > now:
+            return (
+                f"backing off after a failed fix; next attempt after {nxt.isoformat(timespec='seconds')}",
+                None,
+            )
+        if issue.auto_fix.attempts >= self.guards.max_attempts:
+            return None, "persistent"
+        return None, None
+
+    async def _heal(
+        self,
+        issue: HealthIssue,
+        run_id: str,
+        dry_run: bool,
+        approve: bool,
+        explicit: bool,
+        budget: Budget,
+    ) -> HealReport:
+        now = utcnow()
+        report = HealReport(issue=issue)
+        skip, escalate = self._guard(issue, now, explicit)
+        if skip:
+            report.skipped = skip
+            return report
+        component = self.registry.get(issue.component)
+        memory = await self.store.best_fixes(issue.signature, limit=10)
+        diagnosis, rule_errors = await diagnose(issue, component, memory, self.llm)
+        report.errors.extend(rule_errors)
+        issue.probable_causes, issue.recommended_fixes = diagnosis.causes, diagnosis.fixes
+        if escalate == "flapping":
+            note = (
+                f"came back {issue.reopen_count} time(s) after being fixed; auto-fix suspended so it does "
+                "not loop. A lasting fix needs a human."
+            )
+            return await self._escalate(report, component, run_id, dry_run, "flapping", note, None)
+        if escalate == "persistent":
+            note = f"{issue.auto_fix.attempts} fix attempts did not resolve it."
+            return await self._escalate(report, component, run_id, dry_run, "persistent", note, None)
+        if component is None:
+            why = self.registry.failures.get(issue.component) or f"no component named {issue.component!r} is installed"
+            return await self._escalate(report, None, run_id, dry_run, "no_fix", f"Cannot auto-fix: {why}.", None)
+
+        ctx = self.context(component, run_id, dry_run)
+        tried: set[str] = set()
+        held_back: list[tuple[FixOutcome, FixPlan]] = []
+        refusals: list[str] = []
+        failed = 0
+        for round_ in ("memory", "derived"):
+            if round_ == "memory":
+                plans = rank_plans(memory, [], self.guards.breaker_threshold)
+            else:
+                proposals = await self._propose(issue, component, ctx, report, refusals)
+                plans = rank_plans(memory, proposals, self.guards.breaker_threshold)
+            for plan in plans:
+                if plan.signature in tried or component.fixer(plan.strategy) is None:
+                    continue  # already tried, or remembered from a fixer that is no longer installed
+                if len(tried) >= self.guards.plans_per_issue:
+                    break
+                tried.add(plan.signature)
+                outcome = await self._attempt(issue, plan, component, ctx, dry_run, approve, budget)
+                if outcome is None:  # budget exhausted
+                    report.skipped = report.skipped or "the fix budget of this pass is used up"
+                    break
+                report.outcomes.append(outcome)
+                if outcome.decision is not PolicyDecision.allow:
+                    held_back.append((outcome, plan))
+                elif outcome.result is not None and not outcome.successful:
+                    failed += 1
+                if outcome.successful:
+                    break
+            if report.healed or (dry_run and report.outcomes) or budget.remaining <= 0:
+                break
+
+        if dry_run:
+            return report
+        if report.healed:
+            win = next(o for o in report.outcomes if o.successful)
+            issue.state = IssueState.resolved
+            issue.resolved_at = utcnow()
+            issue.auto_fix.successful = True
+            issue.auto_fix.strategy = win.plan.strategy
+            issue.auto_fix.fix_signature = win.fix_signature
+            issue.auto_fix.consecutive_failures = 0
+            issue.auto_fix.next_attempt_at = None
+            issue.auto_fix.notes.append(
+                f"healed by {win.plan.strategy} ({win.plan.source}); retest: "
+                + ("; ".join(win.retest.notes) if win.retest and win.retest.notes else "passed")
+            )
+            for outcome, _ in held_back:  # a safer plan worked: the held-back ones need no human
+                outcome.decision_reason += " (not needed: another fix worked)"
+            await self.store.save_issue(issue)
+            return report
+        if failed:
+            issue.auto_fix.consecutive_failures += failed
+            if (
+                issue.auto_fix.consecutive_failures >= self.guards.breaker_threshold
+                or issue.auto_fix.attempts >= self.guards.max_attempts
+            ):
+                note = (
+                    f"{issue.auto_fix.consecutive_failures} consecutive failed fixes opened the circuit "
+                    "breaker; no more automatic attempts."
+                )
+                return await self._escalate(report, component, run_id, dry_run, "persistent", note, None)
+            delay = min(
+                self.guards.backoff_max_seconds,
+                self.guards.backoff_base_seconds * 2 ** (issue.auto_fix.consecutive_failures - 1),
+            )
+            issue.state = IssueState.open
+            issue.auto_fix.next_attempt_at = utcnow() + timedelta(seconds=delay)
+            issue.auto_fix.notes.append(f"fix failed; next attempt in {delay:.0f}s")
+            await self.store.save_issue(issue)
+            return report
+        if held_back:
+            outcome, plan = held_back[0]
+            reason: PatchReason = "denied_by_policy" if outcome.decision is PolicyDecision.deny else "needs_approval"
+            note = f"The fix '{plan.strategy}' was not applied: {outcome.decision_reason}."
+            return await self._escalate(report, component, run_id, dry_run, reason, note, held_back)
+        if report.skipped:
+            await self.store.save_issue(issue)
+            return report
+        why = "; ".join(refusals) if refusals else "no fixer had a safe fix for this failure"
+        reason = "refused" if refusals else "no_fix"
+        return await self._escalate(report, component, run_id, dry_run, reason, f"Not auto-fixed: {why}.", None)
+
+    async def _propose(
+        self,
+        issue: HealthIssue,
+        component: Component,
+        ctx: ComponentContext,
+        report: HealReport,
+        refusals: list[str],
+    ) -> list[FixPlan]:
+        proposals: list[FixPlan] = []
+        for fixer in component.fixers:
+            try:
+                for plan in await fixer.propose(issue, ctx):
+                    proposals.append(plan.model_copy(update={"risk": fixer.risk, "component": component.name}))
+            except NoSafeFix as refusal:
+                refusals.append(f"{fixer.name}: {refusal}")
+            except Exception as exc:
+                report.errors.append(
+                    redact_text(f"fixer {component.name}.{fixer.name} failed to propose: {type(exc).__name__}: {exc}")
+                )
+        return proposals
+
+    async def _attempt(
+        self,
+        issue: HealthIssue,
+        plan: FixPlan,
+        component: Component,
+        ctx: ComponentContext,
+        dry_run: bool,
+        approve: bool,
+        budget: Budget,
+    ) -> FixOutcome | None:
+        fixer = component.fixer(plan.strategy)
+        assert fixer is not None, "plans are filtered to installed fixers"
+        verdict = self.policy.decide(plan.risk, confidence=plan.confidence, approved=approve)
+        fix_sig = plan.signature
+        attempt_id = new_id("att")
+        why = f"{plan.source} plan {plan.strategy!r}"
+        if plan.memory_score is not None:
+            why += f" (memory score {plan.memory_score:.2f})"
+        why += f": {plan.description}. Policy: {verdict.reason}"
+        outcome = FixOutcome(
+            issue_id=issue.id,
+            issue_signature=issue.signature,
+            plan=plan,
+            fix_signature=fix_sig,
+            decision=verdict.decision,
+            decision_reason=verdict.reason,
+            dry_run=dry_run,
+        )
+        entry = AuditEntry(
+            run_id=ctx.run_id,
+            attempt_id=attempt_id,
+            phase="skipped",
+            issue_id=issue.id,
+            issue_signature=issue.signature,
+            component=component.name,
+            strategy=plan.strategy,
+            fix_signature=fix_sig,
+            risk=plan.risk,
+            decision=verdict.decision,
+            why=redact_text(why),
+            dry_run=dry_run,
+            details=redact({"params": plan.params, "confidence": plan.confidence, "source": plan.source}),
+        )
+        if verdict.decision is not PolicyDecision.allow or dry_run:
+            if verdict.decision is PolicyDecision.allow and not budget.take():
+                return None
+            await self.store.append_audit(entry)
+            outcome.finished_at = utcnow()
+            return outcome
+        if not budget.take():
+            return None
+
+        issue.state = IssueState.fixing
+        issue.auto_fix.attempted = True
+        issue.auto_fix.attempts += 1
+        issue.auto_fix.last_attempt_at = utcnow()
+        await self.store.save_issue(issue)
+        await self.store.append_audit(entry.model_copy(update={"phase": "started", "time": utcnow()}))
+
+        try:
+            result = await fixer.apply(issue, plan, ctx)
+        except Exception as exc:
+            result = FixResult(applied=False, notes=[f"the fixer crashed: {type(exc).__name__}: {exc}"])
+        retest: RetestResult | None = None
+        if result.applied:
+            if component.retester is None:
+                retest = RetestResult(passed=True, notes=["no retester for this component: the fix is unverified"])
+            else:
+                try:
+                    retest = await component.retester.retest(issue, plan, result, ctx)
+                except Exception as exc:
+                    retest = RetestResult(passed=False, notes=[f"the retest crashed: {type(exc).__name__}: {exc}"])
+        successful = bool(result.applied and retest is not None and retest.passed)
+        outcome.result = result.model_copy(update={"notes": [redact_text(n) for n in result.notes]})
+        outcome.retest = retest
+        outcome.successful = successful
+        outcome.finished_at = utcnow()
+        suggestion = None
+        if not successful:
+            suggestion = redact_text("; ".join((retest.notes if retest else result.notes) or ["fix not applied"]))
+        finished = entry.model_copy(
+            update={
+                "phase": "finished",
+                "time": outcome.finished_at,
+                "result": redact_text(
+                    "; ".join(result.changes or result.notes) or ("applied" if result.applied else "not applied")
+                ),
+                "retest": redact_text("; ".join(retest.notes) or ("passed" if retest.passed else "failed"))
+                if retest
+                else None,
+                "successful": successful,
+                "details": {
+                    **entry.details,
+                    "suggestion": suggestion,
+                    "blocked": result.blocked + (retest.blocked if retest else []),
+                },
+            }
+        )
+        await self.store.finish_attempt(finished, self._outcome_record(finished))
+        if result.patch is not None:
+            await self._save_patch(result.patch)
+        return outcome
+
+    # ------------------------------------------------------------------------------ escalation
+
+    async def _escalate(
+        self,
+        report: HealReport,
+        component: Component | None,
+        run_id: str,
+        dry_run: bool,
+        reason: PatchReason,
+        note: str,
+        held_back: list[tuple[FixOutcome, FixPlan]] | None,
+    ) -> HealReport:
+        issue = report.issue
+        if dry_run:
+            report.skipped = f"would escalate ({reason}): {note}"
+            return report
+        issue.state = IssueState.persistent if reason == "persistent" else IssueState.escalated
+        issue.auto_fix.notes.append(note)
+        plans: list[FixPlan | None] = [plan for _, plan in held_back] if held_back else [None]
+        for plan in plans:
+            patch = await self._suggest(issue, component, plan, run_id, reason, note)
+            report.patches.append(patch)
+        await self.store.save_issue(issue)
+        return report
+
+    async def _suggest(
+        self,
+        issue: HealthIssue,
+        component: Component | None,
+        plan: FixPlan | None,
+        run_id: str,
+        reason: PatchReason,
+        note: str,
+    ) -> PatchSuggestion:
+        if component is None:
+            return await self._save_patch(generic_suggestion(issue, reason, note, plan))
+        fixers = [component.fixer(plan.strategy)] if plan is not None else list(component.fixers)
+        writers: list[PatchWriter] = []
+        for fixer in fixers:
+            if isinstance(fixer, PatchWriter):
+                writers.append(fixer)
+        ctx = self.context(component, run_id, False)
+        for writer in writers:
+            try:
+                patch = await writer.suggest_patch(issue, plan, ctx)
+            except Exception as exc:
+                log.warning("patch writer failed", issue=issue.id, error=f"{type(exc).__name__}: {exc}")
+                continue
+            if patch is not None:
+                patch = patch.model_copy(update={"reason": reason, "rationale": f"{note}\n\n{patch.rationale}"})
+                return await self._save_patch(patch)
+        return await self._save_patch(generic_suggestion(issue, reason, note, plan))
+
+    async def _save_patch(self, patch: PatchSuggestion) -> PatchSuggestion:
+        clean = sanitize(patch)
+        await self.store.save_patch(clean)
+        path = write_patch_file(self.settings.patches_dir, clean)
+        if path is not None:
+            log.info("patch written", path=str(path), issue=clean.issue_id)
+        return clean

@@ -1,0 +1,77 @@
+"""Secret redaction for everything that leaves the process: logs, reports, evidence, audit and patches.
+
+One function, :func:`redact`, walks strings, lists and dicts. Dict values under sensitive keys
+(``password``, ``token``, ``apikey``, ``authorization``...) are replaced whole; strings are scrubbed of
+recognisable secrets (bearer tokens, JWTs, provider keys, passwords inside connection strings and query
+strings). Redaction is deliberately greedy: a false positive costs a ``[REDACTED]`` in a log line, a
+false negative leaks a credential.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MASK = "[REDACTED]"
+
+_SENSITIVE_KEY = re.compile(
+    r"(pass(word|wd|phrase)?|secret|token|api[-_]?key|apikey|auth(orization)?|cookie|session[-_]?id|"
+    r"private[-_]?key|credential|service[-_]?role[-_]?key|access[-_]?key|dsn|database[-_]?url|conn(ection)?[-_]?string)",
+    re.IGNORECASE,
+)
+
+# (pattern, replacement) pairs applied in order. Each keeps enough context to stay readable.
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # user:password@ inside URLs and connection strings (postgres://u:p@h, redis://:p@h)
+    (
+        re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I),
+        rf"\g<scheme>\g<user>:{MASK}@",
+    ),
+    # Authorization headers and bearer tokens
+    (re.compile(r"\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}", re.I), rf"\1 {MASK}"),
+    # JSON Web Tokens (Supabase anon / service_role keys are JWTs)
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"), MASK),
+    # Provider keys with recognisable prefixes
+    (
+        re.compile(
+            r"\b(sk-ant-[A-Za-z0-9_-]{10,}|sk-(proj-)?[A-Za-z0-9_-]{16,}|sb_(secret|publishable)_[A-Za-z0-9_-]{10,}"
+            r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
+            r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,})"
+        ),
+        MASK,
+    ),
+    # key=value and key: value pairs with sensitive keys (query strings, env dumps, DSNs, JSON text)
+    (
+        re.compile(
+            r"(?P<key>[\"']?\b[A-Za-z0-9_.-]*(?:pass(?:word|wd)?|secret|token|api[-_]?key|apikey|service[-_]?role[-_]?key"
+            r"|access[-_]?key|private[-_]?key|credential)s?[\"']?\s*[=:]\s*)(?P<q>[\"']?)(?P<val>[^\s\"'&,;}]+)",
+            re.I,
+        ),
+        rf"\g<key>\g<q>{MASK}",
+    ),
+]
+
+
+def redact_text(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def is_sensitive_key(key: str) -> bool:
+    return bool(_SENSITIVE_KEY.search(key))
+
+
+def redact(value: Any) -> Any:
+    """Return a copy of ``value`` with secrets masked. Non-container, non-string values pass through."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {
+            k: (MASK if isinstance(k, str) and is_sensitive_key(k) and v not in (None, "") else redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value

@@ -1,0 +1,119 @@
+"""HTTP transports (streamable HTTP and the older SSE) with the safety rules for binding.
+
+- Bound to loopback (the default, 127.0.0.1), DNS-rebinding protection accepts only local Host and
+  Origin headers.
+- Bound to anything else, a bearer token (``HEALING_HTTP_TOKEN``) is required and every request must
+  carry ``Authorization: Bearer <token>``; allowed hosts are the bind address plus
+  ``HEALING_HTTP_ALLOWED_HOSTS``, allowed browser origins are ``HEALING_HTTP_ALLOWED_ORIGINS`` only.
+- ``--stateless`` (streamable HTTP) keeps no session in memory, so several replicas can serve one store
+  behind a load balancer.
+
+``GET /healthz`` answers ``{"status": "ok"}`` for load balancers (behind the same token check).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from healing_mcp.config import ConfigError, Settings
+
+Transport = Literal["sse", "streamable-http"]
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    if host in _LOCAL_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class BearerAuth:
+    """ASGI middleware: reject any HTTP request without the right bearer token (constant-time check)."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            supplied = dict(scope.get("headers", [])).get(b"authorization", b"")
+            if not hmac.compare_digest(supplied, self._expected):
+                response = JSONResponse(
+                    {"error": "unauthorized", "detail": "send 'Authorization: Bearer <HEALING_HTTP_TOKEN>'"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def transport_security(settings: Settings, host: str) -> TransportSecuritySettings:
+    if is_loopback(host):
+        hosts = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
+        origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    else:
+        bind = [] if host in ("0.0.0.0", "::") else [host, f"{host}:*"]  # noqa: S104 - the check itself
+        hosts = bind + [h for extra in settings.http_allowed_hosts for h in (extra, f"{extra}:*")]
+        origins = []
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=origins + settings.http_allowed_origins,
+    )
+
+
+def build_http_app(
+    server: MCPServer[Any], settings: Settings, *, transport: Transport, host: str, stateless: bool = False
+) -> ASGIApp:
+    token = settings.http_token.get_secret_value() if settings.http_token else None
+    if not is_loopback(host):
+        if not token:
+            raise ConfigError(
+                f"refusing to serve HTTP on {host} without a bearer token: set HEALING_HTTP_TOKEN "
+                "(and HEALING_HTTP_ALLOWED_HOSTS for the names clients use), or bind 127.0.0.1"
+            )
+        if host in ("0.0.0.0", "::") and not settings.http_allowed_hosts:  # noqa: S104 - the check itself
+            raise ConfigError(
+                f"binding {host} accepts any Host header; set HEALING_HTTP_ALLOWED_HOSTS to the host names "
+                "clients use (comma-separated)"
+            )
+
+    @server.custom_route("/healthz", methods=["GET"])  # type: ignore[untyped-decorator]  # untyped upstream
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    security = transport_security(settings, host)
+    app: ASGIApp
+    if transport == "sse":
+        app = server.sse_app(transport_security=security, host=host)
+    else:
+        app = server.streamable_http_app(transport_security=security, host=host, stateless_http=stateless)
+    return BearerAuth(app, token) if token else app
+
+
+async def serve_http(
+    server: MCPServer[Any],
+    settings: Settings,
+    *,
+    transport: Transport,
+    host: str,
+    port: int,
+    stateless: bool = False,
+) -> None:
+    import uvicorn
+
+    app = build_http_app(server, settings, transport=transport, host=host, stateless=stateless)
+    config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level, lifespan="on")
+    await uvicorn.Server(config).serve()
