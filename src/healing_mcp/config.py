@@ -12,12 +12,16 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from healing_mcp.models import Environment
+
+# Lists read from the environment as comma-separated text ("a,b"), from TOML as arrays.
+CsvList = Annotated[list[str], NoDecode]
 
 
 class ConfigError(ValueError):
@@ -52,7 +56,11 @@ class SupervisorSettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="HEALING_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
+        env_prefix="HEALING_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        populate_by_name=True,
+        validate_assignment=True,
     )
 
     home: Path = Field(default=Path(".healing"), description="Where the embedded store, events and patches live.")
@@ -84,24 +92,24 @@ class Settings(BaseSettings):
         default="underscore", description="'dotted' exposes healing.get_health_report etc."
     )
     http_token: SecretStr | None = Field(default=None, description="Bearer token for non-local HTTP binds.")
-    http_allowed_hosts: list[str] = Field(
+    http_allowed_hosts: CsvList = Field(
         default_factory=list, description="Extra Host header values accepted over HTTP, e.g. 'mcp.example.com'."
     )
-    http_allowed_origins: list[str] = Field(
+    http_allowed_origins: CsvList = Field(
         default_factory=list, description="Browser origins accepted over HTTP, e.g. 'https://app.example.com'."
     )
     recent_window_seconds: float = Field(
         default=86_400.0, gt=0, description="Unresolved issues seen within this window count toward health."
     )
-    enabled_components: list[str] | None = Field(
+    enabled_components: CsvList | None = Field(
         default=None, description="Enable only these components (default: every installed one)."
     )
-    plugins: list[str] = Field(default_factory=list, description="Extra components as 'module:attribute' import paths.")
+    plugins: CsvList = Field(default_factory=list, description="Extra components as 'module:attribute' import paths.")
     component_settings: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
     llm: Literal["auto", "off"] = Field(
         default="auto", description="'auto' asks Claude for a diagnosis when ANTHROPIC_API_KEY is set."
     )
-    llm_model: str = Field(default="claude-sonnet-4-5")
+    llm_model: str = Field(default="claude-sonnet-5-5", description="Model used for LLM diagnosis.")
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=_alias("ANTHROPIC_API_KEY", "anthropic_api_key"), exclude=True
     )
@@ -182,8 +190,20 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     file_values["component_settings"] = file_values.pop("components", {})
     try:
         settings = Settings(**file_values)
-        if overrides:
-            settings = settings.model_copy(update=overrides)
-    except Exception as exc:  # pydantic.ValidationError: turn into one readable line
+        # Explicit overrides (command-line flags, tests) beat the environment: assign them validated.
+        for key, value in overrides.items():
+            current = getattr(settings, key)
+            if isinstance(value, dict) and isinstance(current, BaseModel):
+                value = {**current.model_dump(), **value}
+            setattr(settings, key, value)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {describe_errors(exc)}") from exc
+    except SettingsError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from exc
     return settings
+
+
+def describe_errors(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()[:5]
+    )

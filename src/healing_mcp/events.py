@@ -43,8 +43,11 @@ class EventReporter:
         self.path = self.events_dir / f"{self.stream}.jsonl"
 
     def report(self, event: Event) -> Event:
+        step = event.step
+        if step is not None:
+            step = type(step).model_validate(redact(step.model_dump()))
         clean = event.model_copy(
-            update={"message": redact(event.message), "attributes": redact(event.attributes)}
+            update={"message": redact(event.message), "attributes": redact(event.attributes), "step": step}
         )
         line = (clean.model_dump_json(exclude_none=True) + "\n").encode()
         self.events_dir.mkdir(parents=True, exist_ok=True)

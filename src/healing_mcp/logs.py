@@ -16,6 +16,10 @@ from structlog.typing import FilteringBoundLogger
 
 from healing_mcp.redact import redact
 
+if not structlog.is_configured():
+    # Until the application configures logging, never write to stdout: in stdio mode it is the protocol.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 

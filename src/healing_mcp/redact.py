@@ -21,19 +21,23 @@ _SENSITIVE_KEY = re.compile(
     re.IGNORECASE,
 )
 
-# (pattern, replacement) pairs applied in order. Each keeps enough context to stay readable.
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+# (cheap substring tests on the lower-cased text, pattern, replacement), applied in order. The substring
+# test skips the regex for the vast majority of lines, which contain no secret at all; the patterns are
+# bounded so a long line cannot make them backtrack quadratically.
+_RULES: list[tuple[tuple[str, ...], re.Pattern[str], str]] = [
     # user:password@ inside URLs and connection strings (postgres://u:p@h, redis://:p@h)
     (
-        re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I),
+        ("://",),
+        re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]{0,20}://)(?P<user>[^:/@\s]{0,100}):(?P<pw>[^@/\s]{1,200})@", re.I),
         rf"\g<scheme>\g<user>:{MASK}@",
     ),
     # Authorization headers and bearer tokens
-    (re.compile(r"\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}", re.I), rf"\1 {MASK}"),
+    (("bearer", "basic", "token"), re.compile(r"\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}", re.I), rf"\1 {MASK}"),
     # JSON Web Tokens (Supabase anon / service_role keys are JWTs)
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"), MASK),
+    (("eyj",), re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"), MASK),
     # Provider keys with recognisable prefixes
     (
+        ("sk-", "sb_", "gh", "github_pat_", "xox", "akia", "aiza"),
         re.compile(
             r"\b(sk-ant-[A-Za-z0-9_-]{10,}|sk-(proj-)?[A-Za-z0-9_-]{16,}|sb_(secret|publishable)_[A-Za-z0-9_-]{10,}"
             r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
@@ -43,9 +47,11 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
     # key=value and key: value pairs with sensitive keys (query strings, env dumps, DSNs, JSON text)
     (
+        ("pass", "secret", "token", "key", "credential"),
         re.compile(
-            r"(?P<key>[\"']?\b[A-Za-z0-9_.-]*(?:pass(?:word|wd)?|secret|token|api[-_]?key|apikey|service[-_]?role[-_]?key"
-            r"|access[-_]?key|private[-_]?key|credential)s?[\"']?\s*[=:]\s*)(?P<q>[\"']?)(?P<val>[^\s\"'&,;}]+)",
+            r"(?P<key>[\"']?\b[A-Za-z0-9_.-]{0,40}?(?:pass(?:word|wd)?|secret|token|api[-_]?key|apikey"
+            r"|service[-_]?role[-_]?key|access[-_]?key|private[-_]?key|credential)s?[\"']?\s*[=:]\s*)"
+            r"(?P<q>[\"']?)(?P<val>[^\s\"'&,;}]+)",
             re.I,
         ),
         rf"\g<key>\g<q>{MASK}",
@@ -54,8 +60,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 
 
 def redact_text(text: str) -> str:
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    lower = text.lower()
+    for needles, pattern, replacement in _RULES:
+        if any(needle in lower for needle in needles):
+            text = pattern.sub(replacement, text)
     return text
 
 

@@ -146,7 +146,7 @@ def to_evidence(event: Event) -> Evidence:
         time=event.time,
         message=redact(event.message)[:2000],
         attributes=redact(event.attributes),
-        step=event.step.model_copy(update={"args": redact(event.step.args)}) if event.step else None,
+        step=type(event.step).model_validate(redact(event.step.model_dump())) if event.step else None,
     )
 
 

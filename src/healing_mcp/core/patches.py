@@ -90,6 +90,9 @@ def _quote_pattern(literal: str) -> re.Pattern[str]:
 
 
 def _requote(new: str, quote: str) -> str:
+    other = {'"': "'", "'": '"'}.get(quote)
+    if quote in new and other is not None and other not in new:
+        return f"{other}{new}{other}"  # switch quote style rather than escape: reads like hand-written code
     if quote in new:
         new = new.replace("\\", "\\\\").replace(quote, "\\" + quote)
     return f"{quote}{new}{quote}"

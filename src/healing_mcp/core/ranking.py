@@ -31,6 +31,15 @@ def wilson_lower_bound(successes: int, failures: int, z: float = Z) -> float:
     return max(0.0, (centre - margin) / (1 + z2 / n))
 
 
+def success_estimate(record: MemoryRecord) -> float:
+    """Expected success rate (Laplace's rule of succession): the confidence of a remembered fix.
+
+    The Wilson bound ranks conservatively; the policy's confidence gate needs the expected rate, so a fix
+    that worked once (2/3) passes a 0.6 gate while one that worked once and failed once (1/2) does not.
+    """
+    return (record.successes + 1) / (record.successes + record.failures + 2)
+
+
 def is_proven(record: MemoryRecord) -> bool:
     """A fix that worked for this signature and did not fail on its most recent attempt."""
     return record.successes > 0 and record.last_outcome == "success"
@@ -64,7 +73,7 @@ def rank_plans(memory: list[MemoryRecord], proposals: list[FixPlan], breaker_thr
                 params=record.params,
                 description=f"proven fix ({record.successes} successes, {record.failures} failures)",
                 risk=record.risk,
-                confidence=max(record.score, 0.5),
+                confidence=success_estimate(record),
                 source="memory",
                 memory_score=record.score,
             )

@@ -23,7 +23,8 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools.base import Tool
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field, ValidationError
 
 from healing_mcp import __version__
@@ -124,20 +125,41 @@ def _type_hint(annotation: Any) -> str:
     return text.replace("typing.", "").replace("healing_mcp.models.", "")
 
 
+def _error_result(text: str, protocol_version: str) -> dict[str, Any]:
+    """A ``tools/call`` error result in the wire shape of the connection's protocol revision."""
+    result = CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+    dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    if protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        dumped.pop("resultType", None)  # handshake-era results have no resultType
+    return dumped
+
+
 @dataclass
 class ArgumentCheck:
-    """Server middleware: rewrites pydantic's argument errors into :func:`explain_arguments` text."""
+    """Server middleware: rejects unknown arguments before the tool runs, and rewrites pydantic's
+    argument errors into :func:`explain_arguments` text.
+
+    Unknown arguments must be refused up front: the SDK's argument model ignores extra keys, so a
+    misspelt ``dryrun`` would otherwise be dropped and the fix applied for real.
+    """
 
     models: dict[str, type[BaseModel]]
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        result = await call_next(ctx)
-        if ctx.method != "tools/call" or not isinstance(result, dict) or not result.get("isError"):
-            return result
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
         params = ctx.params or {}
         name = params.get("name")
         model = self.models.get(name) if isinstance(name, str) else None
         arguments = params.get("arguments") or {}
+        if model is not None and isinstance(arguments, dict) and any(k not in model.model_fields for k in arguments):
+            text = explain_arguments(name, model, arguments)  # type: ignore[arg-type]
+            if text is not None:
+                log.info("tool call rejected: unknown arguments", tool=name, arguments=sorted(arguments))
+                return _error_result(text, ctx.protocol_version)
+        result = await call_next(ctx)
+        if not isinstance(result, dict) or not result.get("isError"):
+            return result
         if model is None or not isinstance(arguments, dict):
             return result
         text = explain_arguments(name, model, arguments)  # type: ignore[arg-type]

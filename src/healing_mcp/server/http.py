@@ -81,7 +81,8 @@ def build_http_app(
     if not is_loopback(host):
         if not token:
             raise ConfigError(
-                f"refusing to serve HTTP on {host} without a bearer token: set HEALING_HTTP_TOKEN "
+                # No "token: set" here: the redaction of error text would take "set" for a secret.
+                f"refusing to serve HTTP on {host} without a bearer token. Set HEALING_HTTP_TOKEN "
                 "(and HEALING_HTTP_ALLOWED_HOSTS for the names clients use), or bind 127.0.0.1"
             )
         if host in ("0.0.0.0", "::") and not settings.http_allowed_hosts:  # noqa: S104 - the check itself

@@ -12,7 +12,10 @@ store implements the same methods. Rules every implementation follows:
 - Issue merging uses :func:`healing_mcp.core.issues.merge_group` so every store groups identically.
 - ``record_outcome`` is an atomic increment; ``best_fixes`` ranks with
   :func:`healing_mcp.core.ranking.wilson_lower_bound`.
-- The audit log is append-only: no method updates or deletes an entry.
+- The audit log is append-only: no method updates or deletes an entry. ``append_audit`` is idempotent on
+  ``(attempt_id, phase)``: appending a phase the attempt already has stores nothing and returns the
+  stored entry's ``seq``, so a write replayed after a lost acknowledgement is kept once.
+- Issue leases use the key :func:`issue_lease_key`; ``claim_issues`` hands out the same leases.
 """
 
 from __future__ import annotations
@@ -36,6 +39,13 @@ from healing_mcp.models import (
     Severity,
     Watermark,
 )
+
+ISSUE_LEASE_PREFIX = "issue:"
+
+
+def issue_lease_key(issue_id: str) -> str:
+    """The lease key that claims one issue (shared by ``acquire_lease`` callers and ``claim_issues``)."""
+    return f"{ISSUE_LEASE_PREFIX}{issue_id}"
 
 
 class StoreError(RuntimeError):
@@ -157,6 +167,16 @@ class Store(Protocol):
         ...
 
     async def release_lease(self, key: str, holder: str) -> None: ...
+
+    async def claim_issues(
+        self, states: list[IssueState], limit: int, holder: str, ttl_seconds: float, *, now: datetime
+    ) -> list[HealthIssue]:
+        """Lease up to ``limit`` issues for ``holder`` in one step, most urgent first (the order of
+        ``query_issues``). Only issues in ``states`` that are due (``auto_fix.next_attempt_at`` unset or
+        <= ``now``) and not leased by another holder are taken; each gets the lease
+        ``issue_lease_key(id)`` for ``ttl_seconds`` (renewed if ``holder`` already has it). Concurrent
+        claimers never receive the same issue."""
+        ...
 
     # audit
     async def append_audit(self, entry: AuditEntry) -> int: ...

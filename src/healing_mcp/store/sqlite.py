@@ -34,6 +34,7 @@ from healing_mcp.models import (
     Watermark,
 )
 from healing_mcp.store.base import (
+    ISSUE_LEASE_PREFIX,
     IntakeBatch,
     IssueBucket,
     IssuePage,
@@ -41,6 +42,7 @@ from healing_mcp.store.base import (
     OutcomeRecord,
     StoreError,
     StoreUnavailable,
+    issue_lease_key,
 )
 
 T = TypeVar("T")
@@ -356,10 +358,50 @@ class SQLiteStore:
             write=True,
         )
 
+    async def claim_issues(
+        self, states: list[IssueState], limit: int, holder: str, ttl_seconds: float, *, now: datetime
+    ) -> list[HealthIssue]:
+        if not states or limit <= 0:
+            return []
+
+        def tx(conn: sqlite3.Connection) -> list[HealthIssue]:
+            # One writer at a time (BEGIN IMMEDIATE), so checking and taking the leases cannot race.
+            at = _ts(now)
+            rows = conn.execute(
+                "SELECT i.data FROM issues i LEFT JOIN leases l ON l.key = ? || i.id "
+                f"WHERE i.state IN ({','.join('?' * len(states))}) "
+                "AND (l.key IS NULL OR l.holder = ? OR l.expires_at < ?) "
+                "ORDER BY i.state = 'resolved', i.severity_rank DESC, i.last_seen DESC, i.id",
+                [ISSUE_LEASE_PREFIX, *(s.value for s in states), holder, at],
+            ).fetchall()
+            claimed: list[HealthIssue] = []
+            for (data,) in rows:
+                issue = HealthIssue.model_validate_json(data)
+                due = issue.auto_fix.next_attempt_at
+                if due is not None and due > now:
+                    continue
+                conn.execute(
+                    "INSERT INTO leases (key, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
+                    "SET holder = excluded.holder, expires_at = excluded.expires_at",
+                    (issue_lease_key(issue.id), holder, at + ttl_seconds),
+                )
+                claimed.append(issue)
+                if len(claimed) >= limit:
+                    break
+            return claimed
+
+        return await self._run(tx, write=True)
+
     # ------------------------------------------------------------------------------ audit
 
     @staticmethod
     def _append_audit(conn: sqlite3.Connection, entry: AuditEntry) -> int:
+        # Idempotent on (attempt_id, phase), like the remote stores: a replayed append is stored once.
+        row = conn.execute(
+            "SELECT seq FROM audit_log WHERE attempt_id = ? AND phase = ?", (entry.attempt_id, entry.phase)
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
         cur = conn.execute(
             "INSERT INTO audit_log (attempt_id, issue_id, phase, data) VALUES (?, ?, ?, ?)",
             (entry.attempt_id, entry.issue_id, entry.phase, entry.model_dump_json(exclude={"seq"})),
@@ -478,10 +520,15 @@ class SQLiteStore:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (issue_signature, fix_signature) DO UPDATE SET "
             "successes = successes + excluded.successes, failures = failures + excluded.failures, "
-            "last_outcome = excluded.last_outcome, "
-            "last_success_at = coalesce(excluded.last_success_at, last_success_at), "
-            "last_failure_at = coalesce(excluded.last_failure_at, last_failure_at), "
-            "params = excluded.params, updated_at = excluded.updated_at, "
+            # last_* and updated_at only move forward in time (UTC ISO strings compare in time order), so
+            # an old outcome replayed late never hides a newer one.
+            "last_outcome = CASE WHEN excluded.updated_at >= updated_at THEN excluded.last_outcome "
+            "ELSE last_outcome END, "
+            "last_success_at = CASE WHEN excluded.last_success_at > coalesce(last_success_at, '') "
+            "THEN excluded.last_success_at ELSE last_success_at END, "
+            "last_failure_at = CASE WHEN excluded.last_failure_at > coalesce(last_failure_at, '') "
+            "THEN excluded.last_failure_at ELSE last_failure_at END, "
+            "params = excluded.params, updated_at = max(updated_at, excluded.updated_at), "
             "suggestions = CASE WHEN excluded.suggestions = '[]' THEN suggestions ELSE "
             "(SELECT json_group_array(value) FROM (SELECT value FROM json_each(suggestions) "
             "UNION SELECT value FROM json_each(excluded.suggestions) LIMIT 10)) END",

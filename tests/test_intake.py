@@ -1,0 +1,222 @@
+"""Intake: JSONL files and the Python API into issues, each event counted exactly once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from healing_mcp.components.base import Component
+from healing_mcp.components.registry import Registry
+from healing_mcp.config import Settings
+from healing_mcp.core.intake import Intake
+from healing_mcp.events import report_event
+from healing_mcp.models import Event, HealthIssue, Observation
+from healing_mcp.store.base import IntakeBatch, IssueQuery
+from healing_mcp.store.sqlite import SQLiteStore
+from tests.conftest import missing_file_event, write_events
+
+
+class CrashAfter(SQLiteStore):
+    """A real SQLite store that dies (like a killed process) on its Nth intake commit."""
+
+    def __init__(self, path: Path, crash_on_call: int) -> None:
+        super().__init__(path)
+        self.calls = 0
+        self.crash_on_call = crash_on_call
+
+    async def commit_intake(self, batch: IntakeBatch, *, now: datetime) -> list[HealthIssue]:
+        self.calls += 1
+        if self.calls == self.crash_on_call:
+            raise KeyboardInterrupt("killed mid-file")
+        return await super().commit_intake(batch, now=now)
+
+
+async def total_occurrences(store: SQLiteStore) -> int:
+    page = await store.query_issues(IssueQuery(limit=1000))
+    return sum(issue.occurrences for issue in page.issues)
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return Registry()
+
+
+async def test_each_event_counts_once_across_runs(settings: Settings, registry: Registry, tmp_path: Path) -> None:
+    events_dir = settings.resolved_events_dir
+    write_events(events_dir, [missing_file_event(tmp_path / "a.json", i) for i in range(5)])
+    store = SQLiteStore(settings.resolved_db_path)
+    await store.open()
+    intake = Intake(store, registry, events_dir)
+    first = await intake.ingest_files()
+    again = await intake.ingest_files()
+    write_events(events_dir, [missing_file_event(tmp_path / "a.json", i) for i in range(5, 8)])
+    third = await intake.ingest_files()
+    assert (first.events, again.events, third.events) == (5, 0, 3)
+    assert await total_occurrences(store) == 8
+    page = await store.query_issues(IssueQuery())
+    assert len(page.issues) == 1, "the same failure with different request ids is one issue"
+    await store.close()
+
+    reopened = SQLiteStore(settings.resolved_db_path)  # a restart: new process, same file
+    await reopened.open()
+    assert (await Intake(reopened, registry, events_dir).ingest_files()).events == 0
+    assert await total_occurrences(reopened) == 8
+    await reopened.close()
+
+
+async def test_crash_mid_file_resumes_without_loss_or_double_count(
+    settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    events_dir = settings.resolved_events_dir
+    write_events(events_dir, [missing_file_event(tmp_path / f"f{i % 3}.json", i) for i in range(35)])
+    crashing = CrashAfter(settings.resolved_db_path, crash_on_call=3)
+    await crashing.open()
+    with pytest.raises(KeyboardInterrupt):
+        await Intake(crashing, registry, events_dir, batch_lines=10).ingest_files()
+    assert await total_occurrences(crashing) == 20, "two batches of 10 were committed before the crash"
+    await crashing.close()
+
+    store = SQLiteStore(settings.resolved_db_path)
+    await store.open()
+    summary = await Intake(store, registry, events_dir, batch_lines=10).ingest_files()
+    assert summary.events == 15
+    assert await total_occurrences(store) == 35
+    await store.close()
+
+
+async def test_partial_line_waits_for_its_newline(settings: Settings, registry: Registry, tmp_path: Path) -> None:
+    events_dir = settings.resolved_events_dir
+    path = write_events(events_dir, [missing_file_event(tmp_path / "a.json", 1)])
+    line = json.dumps(missing_file_event(tmp_path / "a.json", 2))
+    with path.open("a") as f:
+        f.write(line[:20])  # a writer caught mid-line
+    store = SQLiteStore(settings.resolved_db_path)
+    await store.open()
+    intake = Intake(store, registry, events_dir)
+    assert (await intake.ingest_files()).events == 1
+    with path.open("a") as f:
+        f.write(line[20:] + "\n")
+    summary = await intake.ingest_files()
+    assert (summary.events, summary.quarantined) == (1, 0)
+    assert await total_occurrences(store) == 2
+    await store.close()
+
+
+async def test_rotated_file_is_read_from_the_start(settings: Settings, registry: Registry, tmp_path: Path) -> None:
+    events_dir = settings.resolved_events_dir
+    path = write_events(events_dir, [missing_file_event(tmp_path / "a.json", i) for i in range(4)])
+    store = SQLiteStore(settings.resolved_db_path)
+    await store.open()
+    intake = Intake(store, registry, events_dir)
+    await intake.ingest_files()
+    path.unlink()  # logrotate: a new file with the same name
+    write_events(events_dir, [missing_file_event(tmp_path / "a.json", i) for i in range(100, 102)])
+    assert (await intake.ingest_files()).events == 2
+    assert await total_occurrences(store) == 6
+    await store.close()
+
+
+async def test_malformed_lines_are_quarantined_with_reasons(
+    settings: Settings, registry: Registry, tmp_path: Path
+) -> None:
+    events_dir = settings.resolved_events_dir
+    events_dir.mkdir(parents=True)
+    good = json.dumps(missing_file_event(tmp_path / "a.json", 1))
+    (events_dir / "mixed.jsonl").write_text(
+        "\n".join(
+            [
+                good,
+                "this is not json",
+                json.dumps({"kind": "timeout", "message": "no component"}),
+                json.dumps({"component": "files", "kind": "x", "time": "yesterday"}),
+                json.dumps({"component": "files", "kind": "x", "message": "password=hunter2 leaked"}) + "{",
+                "",
+                good,
+            ]
+        )
+        + "\n"
+    )
+    store = SQLiteStore(settings.resolved_db_path)
+    await store.open()
+    summary = await Intake(store, registry, events_dir).ingest_files()
+    assert (summary.events, summary.quarantined) == (6, 4)
+    stats = await store.intake_stats(recent=10)
+    reasons = sorted(q.reason for q in stats.recent_quarantine)
+    assert any(r.startswith("not valid JSON") for r in reasons)
+    assert any("component: Field required" in r for r in reasons)
+    assert any(r.startswith("not an event: time") for r in reasons)
+    assert all("hunter2" not in q.line for q in stats.recent_quarantine), "quarantined text is redacted"
+    assert await total_occurrences(store) == 2
+    # Quarantined lines are consumed: they are reported once, not again on the next pass.
+    assert (await Intake(store, registry, events_dir).ingest_files()).quarantined == 0
+    assert (await store.intake_stats()).quarantined == 4
+    await store.close()
+
+
+class ExplodingSensor:
+    def observe(self, event: Event) -> Observation | None:
+        if event.kind == "healthy_ping":
+            return None
+        raise ValueError("sensor bug")
+
+
+async def test_sensor_errors_are_isolated_and_reported(settings: Settings, tmp_path: Path) -> None:
+    registry = Registry()
+    registry.register(Component("flaky", sensor=ExplodingSensor()))
+    events_dir = settings.resolved_events_dir
+    write_events(
+        events_dir,
+        [
+            {"component": "flaky", "kind": "timeout", "message": "x"},
+            {"component": "flaky", "kind": "healthy_ping", "message": "fine"},
+            missing_file_event(tmp_path / "a.json", 1),
+        ],
+    )
+    store = SQLiteStore(settings.resolved_db_path)
+    await store.open()
+    summary = await Intake(store, registry, events_dir).ingest_files()
+    assert (summary.events, summary.ignored) == (3, 1)
+    issues = {i.kind: i for i in (await store.query_issues(IssueQuery())).issues}
+    assert set(issues) == {"sensor_error", "missing_file"}, "the unknown 'files' component still gets its issue"
+    assert "ValueError: sensor bug" in issues["sensor_error"].symptoms[0]
+    await store.close()
+
+
+_WRITER = """
+import sys
+from healing_mcp.events import EventReporter
+reporter = EventReporter(sys.argv[1], stream="shared")
+for i in range(200):
+    reporter("files", "missing_file", f"worker {sys.argv[2]} event {i} " + "x" * 3000, target=f"/w{sys.argv[2]}")
+"""
+
+
+async def test_python_api_is_safe_from_many_processes(settings: Settings, registry: Registry) -> None:
+    events_dir = settings.resolved_events_dir
+    workers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(events_dir), str(w)]) for w in range(4)]
+    assert [p.wait(timeout=120) for p in workers] == [0, 0, 0, 0]
+    store = SQLiteStore(settings.resolved_db_path)
+    await store.open()
+    summary = await Intake(store, registry, events_dir).ingest_files()
+    assert (summary.events, summary.quarantined) == (800, 0), "no interleaved or torn lines"
+    assert len((await store.query_issues(IssueQuery())).issues) == 4
+    await store.close()
+
+
+def test_report_event_redacts_secrets(tmp_path: Path) -> None:
+    event = report_event(
+        "supabase",
+        "auth_failed",
+        "login with postgres://app:s3cret@db:5432/x failed",
+        attributes={"api_key": "sk-ant-abcdefghijklmnop", "table": "orders"},
+        events_dir=tmp_path,
+    )
+    text = next(tmp_path.glob("*.jsonl")).read_text()
+    assert "s3cret" not in text and "sk-ant-abcdefghijklmnop" not in text
+    assert event.attributes["table"] == "orders"
+    assert json.loads(text)["kind"] == "auth_failed"
