@@ -6,6 +6,7 @@
     healing-mcp report                     health report as tables (--json for scripts)
     healing-mcp fix ISSUE_ID               heal one issue now (--approve, --dry-run)
     healing-mcp patches                    manual patch suggestions
+    healing-mcp demo                       watch a browser agent get healed (local site, real Chromium)
 
 Modules are imported inside each command so ``serve`` loads only what the MCP server needs.
 Errors a user can fix are printed as one line on stderr, with exit status 2.
@@ -67,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     fix.add_argument("--dry-run", action="store_true")
     fix.add_argument("--json", action="store_true")
 
+    demo = sub.add_parser("demo", help="watch the healing loop repair a browser agent (about 15 s)")
+    demo.add_argument(
+        "--install-browser", action="store_true", help="fetch a Chromium if none is installed (Playwright, or apt)"
+    )
+
     patches = sub.add_parser("patches", help="list manual patch suggestions")
     patches.add_argument("--issue", dest="issue_id")
     patches.add_argument("--json", action="store_true")
@@ -101,12 +107,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args, tool_names=getattr(args, "tool_names", None))
         from healing_mcp.logs import configure_logging
 
-        configure_logging(settings.log_level, settings.log_format)
+        # The demo tells its own story on stdout; only warnings from the machinery underneath.
+        level = "warning" if command == "demo" and args.log_level is None else settings.log_level
+        configure_logging(level, settings.log_format)
         if command == "serve":
             return _serve(args, settings)
         import anyio
 
-        runner = {"supervise": _supervise, "report": _report, "fix": _fix, "patches": _patches}[command]
+        runner = {"supervise": _supervise, "report": _report, "fix": _fix, "patches": _patches, "demo": _demo}[command]
         return int(anyio.run(runner, args, settings))
     except (ConfigError, HealingError, StoreError) as exc:
         from healing_mcp.redact import redact_text
@@ -143,9 +151,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _open(settings: Settings) -> Engine:
-    from healing_mcp.core.engine import Engine
+    from healing_mcp.server import open_engine
 
-    return await Engine.open(settings)
+    return await open_engine(settings)
 
 
 async def _supervise(args: argparse.Namespace, settings: Settings) -> int:
@@ -221,6 +229,12 @@ async def _patches(args: argparse.Namespace, settings: Settings) -> int:
         if patch.diff:
             console.print(patch.diff, markup=False, highlight=False)
     return 0
+
+
+async def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from healing_mcp.demo.runner import run_demo
+
+    return await run_demo(settings, install_browser=args.install_browser)
 
 
 # ---------------------------------------------------------------------------------- rendering

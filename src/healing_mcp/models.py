@@ -174,6 +174,11 @@ class Observation(_Model):
     target: str | None = None
     severity: Severity = Severity.error
     summary: str | None = Field(default=None, description="Short title; defaults to kind + target.")
+    key: str | None = Field(
+        default=None,
+        description="Structured identity used for the signature instead of the masked message, for sensors "
+        "that know better than the text (e.g. the page a selector failed on).",
+    )
 
 
 class QuarantinedLine(_Model):
@@ -344,7 +349,9 @@ class FixOutcome(_Model):
     finished_at: datetime | None = None
 
 
-PatchReason = Literal["denied_by_policy", "needs_approval", "persistent", "refused", "flapping", "no_fix"]
+PatchReason = Literal[
+    "denied_by_policy", "needs_approval", "persistent", "refused", "flapping", "no_fix", "make_permanent"
+]
 
 
 class PatchSuggestion(_Model):

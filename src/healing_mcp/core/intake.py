@@ -83,14 +83,14 @@ class Grouper:
                 target=event.kind,
             )
             observation = None
-            kind, target, severity, summary = event.kind, event.target, Severity.error, None
+            kind, target, severity, summary, key = event.kind, event.target, Severity.error, None, None
         else:
             if observation is None:
                 self.ignored += 1
                 return None
-            kind, target = observation.kind, observation.target
+            kind, target, key = observation.kind, observation.target, observation.key
             severity, summary = event.severity or observation.severity, observation.summary
-        signature = compute_signature(event.component, kind, target, event.message)
+        signature = compute_signature(event.component, kind, target, event.message if key is None else key)
         acc = self._groups.get(signature)
         if acc is None:
             title = summary or (f"{kind.replace('_', ' ')}: {target}" if target else kind.replace("_", " "))

@@ -71,7 +71,8 @@ def rank_plans(memory: list[MemoryRecord], proposals: list[FixPlan], breaker_thr
                 component=record.component,
                 strategy=record.strategy,
                 params=record.params,
-                description=f"proven fix ({record.successes} successes, {record.failures} failures)",
+                description=f"proven fix ({record.successes} successes, {record.failures} failures): "
+                + ", ".join(f"{key}={value!r}" for key, value in sorted(record.params.items())),
                 risk=record.risk,
                 confidence=success_estimate(record),
                 source="memory",

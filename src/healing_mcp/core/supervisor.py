@@ -490,7 +490,7 @@ class Supervisor:
         for fixer in component.fixers:
             try:
                 for plan in await fixer.propose(issue, ctx):
-                    proposals.append(plan.model_copy(update={"risk": fixer.risk, "component": component.name}))
+                    proposals.append(plan.model_copy(update={"component": component.name}))
             except NoSafeFix as refusal:
                 refusals.append(f"{fixer.name}: {refusal}")
             except Exception as exc:
