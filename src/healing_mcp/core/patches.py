@@ -136,6 +136,7 @@ def unified_diff(root: Path, replacements: Iterable[Replacement]) -> str:
                     after.splitlines(keepends=True),
                     fromfile=f"a/{rel}",
                     tofile=f"b/{rel}",
+                    n=1,  # one line of context: patches for neighbouring lines stay independently appliable
                 )
             )
         )
