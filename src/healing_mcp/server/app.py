@@ -16,12 +16,12 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools.base import Tool
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -29,8 +29,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from healing_mcp import __version__
 from healing_mcp.config import ConfigError, Settings
-from healing_mcp.core.engine import Engine
-from healing_mcp.errors import HealingError
+from healing_mcp.errors import HealingError, NotFound
 from healing_mcp.logs import get_logger
 from healing_mcp.models import (
     AutoFixResult,
@@ -42,7 +41,11 @@ from healing_mcp.models import (
     SystemHealthReport,
 )
 from healing_mcp.redact import redact_text
+from healing_mcp.server import open_engine
 from healing_mcp.store.base import StoreError
+
+if TYPE_CHECKING:
+    from healing_mcp.core.engine import Engine  # imported on first use (open_engine), not at start-up
 
 log = get_logger(__name__)
 R = TypeVar("R")
@@ -72,7 +75,7 @@ def tool_name(key: str, style: Literal["underscore", "dotted"]) -> str:
 class EngineHolder:
     """Opens the engine lazily (once, under a lock) and closes it when the server stops."""
 
-    def __init__(self, settings: Settings, factory: Callable[[Settings], Awaitable[Engine]] = Engine.open) -> None:
+    def __init__(self, settings: Settings, factory: Callable[[Settings], Awaitable[Engine]] = open_engine) -> None:
         self.settings = settings
         self._factory = factory
         self._engine: Engine | None = None
@@ -185,6 +188,17 @@ async def _guarded(call: Callable[[], Awaitable[R]]) -> R:
         raise ToolError(redact_text(str(exc))) from exc
 
 
+async def _guarded_resource(holder: EngineHolder, read: Callable[[Engine], Awaitable[str]]) -> str:
+    """The resource counterpart of :func:`_guarded`: expected failures become resource errors whose
+    message reaches the client (an unknown issue id is reported as not found)."""
+    try:
+        return await read(await holder.get())
+    except NotFound as exc:
+        raise ResourceNotFoundError(redact_text(str(exc))) from exc
+    except (HealingError, ConfigError, StoreError) as exc:
+        raise ResourceError(redact_text(str(exc))) from exc
+
+
 def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCPServer[Any]:
     holder = holder or EngineHolder(settings)
     style = settings.tool_names
@@ -197,22 +211,15 @@ def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCP
         finally:
             await holder.aclose()
 
-    server: MCPServer[Any] = MCPServer(
-        "healing-mcp",
-        title="healing-mcp",
-        description="Self-healing for browser agents, MCP tools, Supabase services and render pipelines.",
-        instructions=INSTRUCTIONS,
-        version=__version__,
-        lifespan=lifespan,
-        log_level=settings.log_level.upper(),  # type: ignore[arg-type]
-        warn_on_duplicate_tools=False,
-        middleware=[ArgumentCheck(argument_models)],
-    )
+    # Each tool is built once (building one derives its input and output schemas, the bulk of start-up
+    # after imports) and handed to the server, which keeps the same Tool the argument check reads.
+    tools: list[Tool] = []
 
     def register(key: str, fn: Callable[..., Awaitable[Any]], title: str, annotations: ToolAnnotations) -> None:
         name = tool_name(key, style)
-        server.add_tool(fn, name=name, title=title, annotations=annotations, structured_output=True)
-        argument_models[name] = Tool.from_function(fn, name=name).fn_metadata.arg_model
+        tool = Tool.from_function(fn, name=name, title=title, annotations=annotations, structured_output=True)
+        tools.append(tool)
+        argument_models[name] = tool.fn_metadata.arg_model
 
     # -- healing_get_health_report -----------------------------------------------------------------
     async def get_health_report(
@@ -336,29 +343,50 @@ def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCP
         _annotations(read_only=True, destructive=False, idempotent=True, open_world=False),
     )
 
+    server: MCPServer[Any] = MCPServer(
+        "healing-mcp",
+        title="healing-mcp",
+        description="Self-healing for browser agents, MCP tools, Supabase services and render pipelines.",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        lifespan=lifespan,
+        log_level=settings.log_level.upper(),  # type: ignore[arg-type]
+        warn_on_duplicate_tools=False,
+        middleware=[ArgumentCheck(argument_models)],
+        tools=tools,
+    )
+
     # -- resources --------------------------------------------------------------------------------
     @server.resource("healing://report", name="report", title="System health report", mime_type="application/json")
     async def report_resource() -> str:
-        engine = await holder.get()
-        return (await engine.report(refresh=False)).model_dump_json(indent=2)
+        async def read(engine: Engine) -> str:
+            return (await engine.report(refresh=False)).model_dump_json(indent=2)
+
+        return await _guarded_resource(holder, read)
 
     @server.resource("healing://memory", name="memory", title="Healing memory insights", mime_type="application/json")
     async def memory_resource() -> str:
-        engine = await holder.get()
-        return (await engine.memory()).model_dump_json(indent=2)
+        async def read(engine: Engine) -> str:
+            return (await engine.memory()).model_dump_json(indent=2)
+
+        return await _guarded_resource(holder, read)
 
     @server.resource("healing://audit", name="audit", title="Recent fix attempts", mime_type="application/json")
     async def audit_resource() -> str:
-        engine = await holder.get()
-        entries = await engine.audit(limit=100)
-        return json.dumps([e.model_dump(mode="json") for e in entries], indent=2)
+        async def read(engine: Engine) -> str:
+            entries = await engine.audit(limit=100)
+            return json.dumps([e.model_dump(mode="json") for e in entries], indent=2)
+
+        return await _guarded_resource(holder, read)
 
     @server.resource(
         "healing://patches", name="patches", title="Manual patch suggestions", mime_type="application/json"
     )
     async def patches_resource() -> str:
-        engine = await holder.get()
-        return (await engine.manual_patches()).model_dump_json(indent=2)
+        async def read(engine: Engine) -> str:
+            return (await engine.manual_patches()).model_dump_json(indent=2)
+
+        return await _guarded_resource(holder, read)
 
     @server.resource(
         "healing://issues/{issue_id}",
@@ -367,16 +395,14 @@ def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCP
         mime_type="application/json",
     )
     async def issue_resource(issue_id: str) -> str:
-        engine = await holder.get()
-        try:
+        async def read(engine: Engine) -> str:
             issue = await engine.get_issue(issue_id)
-        except HealingError as exc:
-            from mcp.server.mcpserver.exceptions import ResourceError
+            audit = await engine.audit(issue_id=issue_id, limit=50)
+            return json.dumps(
+                {"issue": issue.model_dump(mode="json"), "audit": [e.model_dump(mode="json") for e in audit]},
+                indent=2,
+            )
 
-            raise ResourceError(str(exc)) from exc
-        audit = await engine.audit(issue_id=issue_id, limit=50)
-        return json.dumps(
-            {"issue": issue.model_dump(mode="json"), "audit": [e.model_dump(mode="json") for e in audit]}, indent=2
-        )
+        return await _guarded_resource(holder, read)
 
     return server

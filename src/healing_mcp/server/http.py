@@ -21,12 +21,14 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from healing_mcp.config import ConfigError, Settings
+from healing_mcp.logs import get_logger
 
 Transport = Literal["sse", "streamable-http"]
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+log = get_logger(__name__)
 
 
 def is_loopback(host: str) -> bool:
@@ -57,6 +59,30 @@ class BearerAuth:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class RejectedConnectQuiet:
+    """ASGI middleware for the SSE app: after the SDK has answered a refused SSE connect (bad Host or
+    Origin header: 421/403), it still raises ``ValueError``, which the HTTP server would log as an
+    unhandled exception with a traceback on every rebinding probe. Swallow exactly that case."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status: list[int] = []
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except ValueError as exc:
+            if scope["type"] != "http" or not status or status[0] < 400 or str(exc) != "Request validation failed":
+                raise
+            log.info("refused SSE connection", status=status[0], path=scope.get("path"))
 
 
 def transport_security(settings: Settings, host: str) -> TransportSecuritySettings:
@@ -98,7 +124,7 @@ def build_http_app(
     security = transport_security(settings, host)
     app: ASGIApp
     if transport == "sse":
-        app = server.sse_app(transport_security=security, host=host)
+        app = RejectedConnectQuiet(server.sse_app(transport_security=security, host=host))
     else:
         app = server.streamable_http_app(transport_security=security, host=host, stateless_http=stateless)
     return BearerAuth(app, token) if token else app
