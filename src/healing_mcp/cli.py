@@ -131,8 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import anyio
 
+    from healing_mcp.config import ConfigError
     from healing_mcp.server.app import create_server
 
+    if args.stateless and args.transport != "streamable-http":
+        raise ConfigError("--stateless only applies to --transport streamable-http")
     server = create_server(settings)
     if args.transport == "stdio":
         anyio.run(server.run_stdio_async)

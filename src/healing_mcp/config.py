@@ -9,6 +9,7 @@ working directory, or the path in ``HEALING_CONFIG``. Per-component settings liv
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -124,6 +125,11 @@ class Settings(BaseSettings):
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):
+            if value.strip().startswith("["):  # the JSON form, ["a", "b"], is accepted too
+                try:
+                    return json.loads(value)
+                except ValueError as exc:
+                    raise ValueError(f"not a valid JSON list: {value!r}") from exc
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

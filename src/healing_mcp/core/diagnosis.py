@@ -117,13 +117,8 @@ def parse_llm_answer(text: str) -> Diagnosis | None:
     return Diagnosis(causes=[redact(c) for c in causes], fixes=[redact(f) for f in fixes], confidence=confidence)
 
 
-async def diagnose(
-    issue: HealthIssue,
-    component: Component | None,
-    memory: list[MemoryRecord],
-    llm: LLMDiagnoser | None,
-) -> tuple[Diagnosis, list[str]]:
-    """Return the diagnosis and the errors of rules that crashed (isolated, reported)."""
+def apply_rules(issue: HealthIssue, component: Component | None) -> tuple[Diagnosis, list[str]]:
+    """The component's root-cause rules alone (fast, deterministic), with the errors of rules that crashed."""
     result = Diagnosis(confidence=0.0)
     errors: list[str] = []
     for rule in component.rules if component else []:
@@ -135,6 +130,17 @@ async def diagnose(
             continue
         if found is not None:
             _merge(result, found)
+    return result, errors
+
+
+async def diagnose(
+    issue: HealthIssue,
+    component: Component | None,
+    memory: list[MemoryRecord],
+    llm: LLMDiagnoser | None,
+) -> tuple[Diagnosis, list[str]]:
+    """Return the diagnosis and the errors of rules that crashed (isolated, reported)."""
+    result, errors = apply_rules(issue, component)
     proven = [r for r in memory if is_proven(r)]
     if proven:
         best = proven[0]

@@ -10,7 +10,7 @@ from types import TracebackType
 
 from healing_mcp.components.registry import Registry, load_components
 from healing_mcp.config import Settings
-from healing_mcp.core.diagnosis import LLMDiagnoser
+from healing_mcp.core.diagnosis import LLMDiagnoser, apply_rules
 from healing_mcp.core.health import component_health, counts, overall_state, summarize
 from healing_mcp.core.supervisor import ProgressFn, Supervisor
 from healing_mcp.errors import ComponentFailure, InvalidRequest, NotFound
@@ -85,6 +85,7 @@ class Engine:
                 component=component, states=states, since=since, min_severity=min_severity, limit=limit, offset=offset
             )
         )
+        issues = [self._explain(issue) for issue in page.issues]
         names: list[str] = list(self.registry.components)
         failures = dict(self.registry.failures)
         if component is not None:
@@ -99,7 +100,7 @@ class Engine:
             summary=summarize(overall, components),
             environment=self.settings.environment,
             components=components,
-            issues=page.issues,
+            issues=issues,
             counts=counts(buckets),
             issues_returned=returned,
             issues_matching=page.total,
@@ -107,6 +108,16 @@ class Engine:
             intake=await self.store.intake_stats(),
             store=self.store.description,
         )
+
+    def _explain(self, issue: HealthIssue) -> HealthIssue:
+        """Issues not diagnosed by a heal yet get their component's rules applied for the report (cheap,
+        deterministic; memory and the LLM are consulted only when healing)."""
+        if issue.probable_causes:
+            return issue
+        found, _ = apply_rules(issue, self.registry.get(issue.component))
+        if not found.causes:
+            return issue
+        return issue.model_copy(update={"probable_causes": found.causes, "recommended_fixes": found.fixes})
 
     # ------------------------------------------------------------------------------ healing
 

@@ -12,6 +12,7 @@ fast as the ``mcp`` package allows.
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -217,7 +218,11 @@ def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCP
 
     def register(key: str, fn: Callable[..., Awaitable[Any]], title: str, annotations: ToolAnnotations) -> None:
         name = tool_name(key, style)
-        tool = Tool.from_function(fn, name=name, title=title, annotations=annotations, structured_output=True)
+        # cleandoc: the raw docstring would reach clients with its source indentation.
+        description = inspect.cleandoc(fn.__doc__ or "")
+        tool = Tool.from_function(
+            fn, name=name, title=title, description=description, annotations=annotations, structured_output=True
+        )
         tools.append(tool)
         argument_models[name] = tool.fn_metadata.arg_model
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import socket
 from typing import Any, Literal
 
 from mcp.server.mcpserver import MCPServer
@@ -143,4 +144,27 @@ async def serve_http(
 
     app = build_http_app(server, settings, transport=transport, host=host, stateless=stateless)
     config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level, lifespan="on")
-    await uvicorn.Server(config).serve()
+    sock = listen_socket(host, port, backlog=config.backlog)
+    try:
+        await uvicorn.Server(config).serve(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def listen_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """Bind the listening socket up front, so a busy port or an address this machine does not have is
+    a one-line :class:`ConfigError` (exit status 2) rather than a log line from the HTTP server."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)  # claim the port now: two servers racing for it cannot both bind
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}. Choose another --port or --host, "
+            "or stop the process that holds it."
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
