@@ -7,6 +7,7 @@
     healing-mcp fix ISSUE_ID               heal one issue now (--approve, --dry-run)
     healing-mcp patches                    manual patch suggestions
     healing-mcp demo                       watch a browser agent get healed (local site, real Chromium)
+    healing-mcp db migrate [--yes]         apply the Postgres/Supabase schema (db status: what is applied)
 
 Modules are imported inside each command so ``serve`` loads only what the MCP server needs.
 Errors a user can fix are printed as one line on stderr, with exit status 2.
@@ -68,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
     fix.add_argument("--dry-run", action="store_true")
     fix.add_argument("--json", action="store_true")
 
+    db = sub.add_parser("db", help="database schema of the Postgres/Supabase store")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    migrate = db_sub.add_parser("migrate", help="apply pending migrations (supabase/migrations)")
+    migrate.add_argument("--yes", action="store_true", help="confirm migrating outside the dev environment")
+    migrate.add_argument("--json", action="store_true")
+    status = db_sub.add_parser("status", help="applied and pending migrations")
+    status.add_argument("--json", action="store_true")
+
     demo = sub.add_parser("demo", help="watch the healing loop repair a browser agent (about 15 s)")
     demo.add_argument(
         "--install-browser", action="store_true", help="fetch a Chromium if none is installed (Playwright, or apt)"
@@ -114,7 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args, settings)
         import anyio
 
-        runner = {"supervise": _supervise, "report": _report, "fix": _fix, "patches": _patches, "demo": _demo}[command]
+        runner = {
+            "supervise": _supervise,
+            "report": _report,
+            "fix": _fix,
+            "patches": _patches,
+            "demo": _demo,
+            "db": _db,
+        }[command]
         return int(anyio.run(runner, args, settings))
     except (ConfigError, HealingError, StoreError) as exc:
         from healing_mcp.redact import redact_text
@@ -231,6 +247,19 @@ async def _patches(args: argparse.Namespace, settings: Settings) -> int:
         console.print(patch.rationale, markup=False)
         if patch.diff:
             console.print(patch.diff, markup=False, highlight=False)
+    return 0
+
+
+async def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from healing_mcp.store.migrate import migrate, migration_status
+
+    result = (
+        await migrate(settings, confirm=args.yes) if args.db_command == "migrate" else await migration_status(settings)
+    )
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        _console().print(result.summary, markup=False)
     return 0
 
 

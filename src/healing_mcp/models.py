@@ -287,6 +287,10 @@ class SystemHealthReport(_Model):
     next_offset: int | None = Field(default=None, description="Pass as 'offset' to get the next page.")
     intake: IntakeStats = Field(default_factory=IntakeStats)
     store: str = Field(description="Which store answered, e.g. 'sqlite:.healing/healing.db'.")
+    store_degraded: str | None = Field(
+        default=None,
+        description="Why the database is unreachable, when it is: writes are spooled locally and replayed later.",
+    )
 
 
 # --------------------------------------------------------------------------------------------- fixes
@@ -452,6 +456,11 @@ class SupervisorRunResult(_Model):
     errors: list[str] = Field(default_factory=list, description="Component failures, isolated.")
     overall: HealthState
     summary: str
+    store_degraded: str | None = Field(
+        default=None,
+        description="Set when the database became unreachable: the pass stopped early and its "
+        "writes are spooled locally, to be replayed exactly once when the database is back.",
+    )
 
 
 class AutoFixResult(_Model):

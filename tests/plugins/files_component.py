@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,8 @@ class CreateDefault:
 
     async def apply(self, issue: HealthIssue, plan: FixPlan, ctx: ComponentContext) -> FixResult:
         self.owner.calls["apply"] += 1
+        if self.owner.on_apply is not None:
+            await self.owner.on_apply(issue)
         if self.owner.mode == "crash":
             raise RuntimeError("disk on fire")
         if self.owner.mode == "exit":
@@ -149,6 +152,7 @@ class FilesComponent(Component):
     def __init__(self) -> None:
         self.calls: dict[str, int] = {"propose": 0, "apply": 0}
         self.mode = os.environ.get("FILES_COMPONENT_MODE", "ok")
+        self.on_apply: Callable[[HealthIssue], Awaitable[None]] | None = None  # tests hook in here
         super().__init__(
             "files",
             description="configuration files (test component)",

@@ -17,18 +17,21 @@ from healing_mcp.errors import ComponentFailure, InvalidRequest, NotFound
 from healing_mcp.models import (
     AuditEntry,
     AutoFixResult,
+    ComponentHealth,
     FailureReport,
     HealthIssue,
+    HealthState,
     IssueState,
     MemoryInsights,
     PatchList,
+    ReportCounts,
     Severity,
     SupervisorRunResult,
     SystemHealthReport,
     utcnow,
 )
 from healing_mcp.store import Store, create_store
-from healing_mcp.store.base import IssueQuery
+from healing_mcp.store.base import IssueQuery, StoreUnavailable
 
 
 class Engine:
@@ -74,6 +77,40 @@ class Engine:
         offset: int = 0,
         refresh: bool = True,
     ) -> SystemHealthReport:
+        try:
+            return await self._report(component, states, min_severity, since_minutes, limit, offset, refresh)
+        except StoreUnavailable as exc:
+            return self._unreachable_report(component, self.supervisor.degraded_reason() or str(exc))
+
+    def _unreachable_report(self, component: str | None, reason: str) -> SystemHealthReport:
+        names = [n for n in self.registry.names if component is None or n == component]
+        components = [
+            ComponentHealth(name=n, state=HealthState.degraded, reason="unknown: the store is unreachable")
+            for n in names
+        ]
+        return SystemHealthReport(
+            overall=HealthState.degraded,
+            summary=f"The store is unreachable, so issues cannot be listed right now: {reason}.",
+            environment=self.settings.environment,
+            components=components,
+            issues=[],
+            counts=ReportCounts(),
+            issues_returned=0,
+            issues_matching=0,
+            store=self.store.description,
+            store_degraded=reason,
+        )
+
+    async def _report(
+        self,
+        component: str | None,
+        states: list[IssueState] | None,
+        min_severity: Severity | None,
+        since_minutes: float | None,
+        limit: int,
+        offset: int,
+        refresh: bool,
+    ) -> SystemHealthReport:
         if refresh:
             await self.refresh()
         now = utcnow()
@@ -107,6 +144,7 @@ class Engine:
             next_offset=offset + returned if offset + returned < page.total else None,
             intake=await self.store.intake_stats(),
             store=self.store.description,
+            store_degraded=self.supervisor.degraded_reason(),
         )
 
     def _explain(self, issue: HealthIssue) -> HealthIssue:

@@ -9,70 +9,130 @@ new signatures instead of silently regrouping old issues.
 The target is masked more lightly than the message: a selector or tool name is structure, so only
 values that are clearly instance data (uuids, long hex, emails, long digit runs) are masked there.
 
-Speed matters here (it runs for every event), so every rule is a single C-level ``re.sub`` with a
-constant replacement; no Python callbacks on the hot path except for urls.
+Speed matters here (it runs for every event), so every rule is a single C-level ``re.sub``, written so
+the regex engine can skip ahead:
+
+- A rule is skipped when a cheap exact test shows it cannot match (no ``@`` means no email): skipping a
+  rule that cannot match changes nothing.
+- A pattern starts with a plain character class whenever it can, because the engine then jumps from
+  one candidate character to the next instead of trying a match at every position. A leading ``\\b``
+  or ``re.IGNORECASE`` would prevent that, so ``\\bX`` is written ``X(?<!\\wX)`` (X is a word character,
+  so "no word character before it" is exactly the word boundary) and case-insensitive letters are
+  spelt out, including the one letter ``re.IGNORECASE`` widens beyond ASCII here: ``s`` also matches
+  U+017F, the long s. Each comment shows the plain form the pattern is equivalent to.
+
+Only urls, and hex runs long enough to be a hash, go through a Python callback.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 SIGNATURE_VERSION = "sig1"
 
-_URL = re.compile(r"\b(?:https?|wss?|ftp)://([^/\s?#'\"<>]+)([^\s?#'\"<>]*)(?:[?#][^\s'\"<>]*)?", re.I)
+_HEXCHAR = "[0-9a-fA-F]"
+
+# \b(?:https?|wss?|ftp)://([^/\s?#'"<>]+)([^\s?#'"<>]*)(?:[?#][^\s'"<>]*)?   with re.IGNORECASE
+_URL = re.compile(
+    r"[HhWwFf](?<!\w[HhWwFf])(?:(?<=[Hh])[Tt][Tt][Pp][Ss\u017f]?|(?<=[Ww])[Ss\u017f][Ss\u017f]?|(?<=[Ff])[Tt][Pp])"
+    r"://([^/\s?#'\"<>]+)([^\s?#'\"<>]*)(?:[?#][^\s'\"<>]*)?"
+)
 _URL_PATH_VARIABLE = re.compile(r"/(?=[^/]*\d)[^/]+")
+_URL_PORT = re.compile(r":\d+$")
 # Status codes carry meaning (a 404 is not a 500): protect them from the number rule by gluing them to
 # a letter, which the number rule's look-behind leaves alone.
-_STATUS = re.compile(r"\b(HTTP(?:/\d(?:\.\d)?)?|status(?: code)?|code)([:= ]+)([1-5]\d\d)\b", re.I)
-_RULES: list[tuple[re.Pattern[str], str]] = [
-    (_STATUS, r"\1\2s\3"),
-    (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "<email>"),
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
+# \b(HTTP(?:/\d(?:\.\d)?)?|status(?: code)?|code)([:= ]+)([1-5]\d\d)\b   with re.IGNORECASE
+_STATUS = re.compile(
+    r"([HhCcSs\u017f](?<!\w[HhCcSs\u017f])(?:(?<=[Hh])[Tt][Tt][Pp](?:/\d(?:\.\d)?)?"
+    r"|(?<=[Ss\u017f])[Tt][Aa][Tt][Uu][Ss\u017f](?: [Cc][Oo][Dd][Ee])?|(?<=[Cc])[Oo][Dd][Ee]))"
+    r"([:= ]+)([1-5]\d\d)\b"
+)
+# A run of 8+ hex digits standing alone as a word is a hash when it mixes digits and letters; the
+# callback keeps any other run as it is.
+# \b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b   with re.IGNORECASE
+_HEX_RUN = re.compile(rf"{_HEXCHAR}(?<!\w{_HEXCHAR}){_HEXCHAR}{{7,}}\b")
+_HAS_DIGIT = re.compile(r"\d")
+_HAS_HEX_LETTER = re.compile(r"[a-fA-F]")
+
+
+def _mask_hex_run(match: re.Match[str]) -> str:
+    run = match.group()
+    return "<hex>" if _HAS_DIGIT.search(run) and _HAS_HEX_LETTER.search(run) else run
+
+
+def _may_have_status(text: str) -> bool:
+    """False only when the status rule cannot match: none of its words in any case."""
+    lower = text.lower()
+    return "http" in lower or "code" in lower or "status" in lower or "\u017f" in lower
+
+
+Replacement = str | Callable[[re.Match[str]], str]
+# (pattern, replacement, gate): the rule runs only when ``gate`` is None or true for the current text.
+# Every gate is a necessary condition for a match (something the pattern requires), never a heuristic.
+Rule = tuple[re.Pattern[str], Replacement, Callable[[str], object] | None]
+
+# \b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b
+_EMAIL: Rule = (re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), "<email>", lambda text: "@" in text)
+# \b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b   with re.IGNORECASE
+_UUID: Rule = (
+    re.compile(rf"{_HEXCHAR}(?<!\w{_HEXCHAR}){_HEXCHAR}{{7}}(?:-{_HEXCHAR}{{4}}){{3}}-{_HEXCHAR}{{12}}\b"),
+    "<uuid>",
+    re.compile(rf"-{_HEXCHAR}{{4}}-{_HEXCHAR}{{4}}-").search,
+)
+_HEX: Rule = (_HEX_RUN, _mask_hex_run, None)
+_RULES: list[Rule] = [
+    (_STATUS, r"\1\2s\3", _may_have_status),
+    _EMAIL,
+    _UUID,
+    # \b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b
     (
-        re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"),
+        re.compile(r"\d(?<!\w\d)\d{3}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"),
         "<time>",
+        re.compile(r"-\d\d-").search,
     ),
-    (re.compile(r"\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<time>"),
-    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b"), "<ip>"),
-    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I), "<hex>"),
-    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
-    (re.compile(r"'[^'\n]{0,200}'"), "'<str>'"),
-    (re.compile(r"\"[^\"\n]{0,200}\""), '"<str>"'),
-    (re.compile(r"(?<=[a-z]):\d{2,5}\b", re.I), ":<port>"),
-    (re.compile(r"(?<![A-Za-z0-9])[-+]?\d+(?:\.\d+)?"), "<n>"),
+    (re.compile(r"\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<time>", re.compile(r":\d\d:").search),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b"), "<ip>", re.compile(r"\.\d{1,3}\.\d").search),
+    _HEX,
+    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>", lambda text: "0x" in text or "0X" in text),
+    (re.compile(r"'[^'\n]{0,200}'"), "'<str>'", lambda text: "'" in text),
+    (re.compile(r"\"[^\"\n]{0,200}\""), '"<str>"', lambda text: '"' in text),
+    # A port after a name (host:5432).   (?<=[a-z]):\d{2,5}\b   with re.IGNORECASE
+    (re.compile(r":(?<=[a-z]:)\d{2,5}\b", re.I), ":<port>", None),
+    # A number not glued to a letter or digit on its left ('s404' and 'v2' stay).
+    # (?<![A-Za-z0-9])[-+]?\d+(?:\.\d+)?
+    (re.compile(r"[-+\d](?<![A-Za-z0-9][-+\d])(?:(?<=[-+])\d+|(?<=\d)\d*)(?:\.\d+)?"), "<n>", None),
 ]
-_TARGET_RULES: list[tuple[re.Pattern[str], str]] = [
-    _RULES[1],
-    _RULES[2],
-    _RULES[6],
-    (re.compile(r"\d{5,}"), "<n>"),
-]
-_SPACES = re.compile(r"\s+")
+_TARGET_RULES: list[Rule] = [_EMAIL, _UUID, _HEX, (re.compile(r"\d{5,}"), "<n>", None)]
 
 
 def _mask_url(match: re.Match[str]) -> str:
-    host = re.sub(r":\d+$", ":<port>", match.group(1))
+    host = _URL_PORT.sub(":<port>", match.group(1))
     path = _URL_PATH_VARIABLE.sub("/<id>", match.group(2))
     return f"<url:{host}{path}>"
 
 
+def _apply(rules: list[Rule], text: str) -> str:
+    if "://" in text:
+        text = _URL.sub(_mask_url, text)
+    for pattern, replacement, gate in rules:
+        if gate is None or gate(text):
+            text = pattern.sub(replacement, text)
+    return " ".join(text.split())  # runs of whitespace -> one space, none at the ends
+
+
 def mask_message(message: str) -> str:
     """Replace the variable parts of a message so equal failures compare equal."""
-    text = _URL.sub(_mask_url, message) if "://" in message else message
-    for pattern, replacement in _RULES:
-        text = pattern.sub(replacement, text)
-    return _SPACES.sub(" ", text).strip()[:500]
+    return _apply(_RULES, message)[:500]
 
 
+@lru_cache(maxsize=4096)  # targets are few and repeat on every event
 def mask_target(target: str | None) -> str:
     if not target:
         return ""
-    text = _URL.sub(_mask_url, target) if "://" in target else target
-    for pattern, replacement in _TARGET_RULES:
-        text = pattern.sub(replacement, text)
-    return _SPACES.sub(" ", text).strip()
+    return _apply(_TARGET_RULES, target)
 
 
 @lru_cache(maxsize=16_384)  # logs repeat identical lines (the same timeout, the same 500) a lot

@@ -57,7 +57,7 @@ from healing_mcp.models import (
     utcnow,
 )
 from healing_mcp.redact import redact, redact_text
-from healing_mcp.store.base import IssueQuery, OutcomeRecord, Store
+from healing_mcp.store.base import IssueQuery, OutcomeRecord, Store, StoreUnavailable
 
 log = get_logger(__name__)
 
@@ -146,24 +146,51 @@ class Supervisor:
         started = utcnow()
         progress = progress or _no_progress
         async with self._pass_lock:
-            if not await self.store.acquire_lease(RUN_LEASE, self.holder, self.guards.lease_seconds, now=started):
-                return SupervisorRunResult(
-                    run_id=run_id,
-                    dry_run=dry_run,
-                    started_at=started,
-                    finished_at=utcnow(),
-                    events_ingested=0,
-                    quarantined=0,
-                    issues_seen=0,
-                    outcomes=[],
-                    overall=await self.overall(),
-                    summary="Another supervisor pass is running against this store; nothing was done. "
-                    "Try again when it finishes.",
-                )
+            try:
+                leased = await self.store.acquire_lease(RUN_LEASE, self.holder, self.guards.lease_seconds, now=started)
+            except StoreUnavailable as exc:
+                summary = f"The store is unreachable ({exc}); nothing was done."
+                return self._result(run_id, dry_run, started, HealthState.degraded, summary, degraded=str(exc))
+            if not leased:
+                summary = "Another supervisor pass is running against this store; nothing was done. Try again later."
+                return self._result(run_id, dry_run, started, await self.overall(), summary)
             try:
                 return await self._pass(run_id, started, dry_run, component, max_fixes, progress)
             finally:
                 await self.store.release_lease(RUN_LEASE, self.holder)
+
+    def _result(
+        self,
+        run_id: str,
+        dry_run: bool,
+        started: datetime,
+        overall: HealthState,
+        summary: str,
+        *,
+        degraded: str | None = None,
+        outcomes: list[FixOutcome] | None = None,
+        errors: list[str] | None = None,
+    ) -> SupervisorRunResult:
+        """The result of a pass that did nothing, or stopped early."""
+        return SupervisorRunResult(
+            run_id=run_id,
+            dry_run=dry_run,
+            started_at=started,
+            finished_at=utcnow(),
+            events_ingested=0,
+            quarantined=0,
+            issues_seen=0,
+            outcomes=outcomes or [],
+            errors=errors or [],
+            overall=overall,
+            summary=summary,
+            store_degraded=degraded or self.degraded_reason(),
+        )
+
+    def degraded_reason(self) -> str | None:
+        """Why the database is unreachable right now, for stores that can tell (the spooling wrapper)."""
+        reason = getattr(self.store, "degraded_reason", None)
+        return reason if isinstance(reason, str) else None
 
     async def ingest(self) -> bool:
         """Read new events into issues without fixing anything. Skipped (False) while a pass runs,
@@ -189,6 +216,39 @@ class Supervisor:
         progress: ProgressFn,
     ) -> SupervisorRunResult:
         errors: list[str] = []
+        outcomes: list[FixOutcome] = []
+        try:
+            return await self._pass_steps(run_id, started, dry_run, only, max_fixes, progress, errors, outcomes)
+        except StoreUnavailable as exc:
+            # The database went away mid-pass. What was already written is kept by a spooling store and
+            # replayed exactly once later; stop here and say so rather than failing the whole call.
+            errors.append(f"the store became unreachable: {exc}")
+            summary = (
+                f"The store became unreachable during the pass and it stopped early after {len(outcomes)} "
+                "attempt(s). Their outcomes are kept locally and replayed when the store is back."
+            )
+            return self._result(
+                run_id,
+                dry_run,
+                started,
+                HealthState.degraded,
+                summary,
+                degraded=self.degraded_reason() or str(exc),
+                outcomes=outcomes,
+                errors=errors,
+            )
+
+    async def _pass_steps(
+        self,
+        run_id: str,
+        started: datetime,
+        dry_run: bool,
+        only: str | None,
+        max_fixes: int | None,
+        progress: ProgressFn,
+        errors: list[str],
+        outcomes: list[FixOutcome],
+    ) -> SupervisorRunResult:
         await progress(0, None, "recovering interrupted attempts")
         await self.recover(run_id)
 
@@ -215,7 +275,6 @@ class Supervisor:
         )
         candidates = page.issues
         budget = Budget(self.guards.max_fixes_per_run if max_fixes is None else max_fixes)
-        outcomes: list[FixOutcome] = []
         resolved: list[str] = []
         escalated: list[str] = []
         skipped: dict[str, str] = {}
@@ -236,7 +295,8 @@ class Supervisor:
             if report.issue.state in (IssueState.escalated, IssueState.persistent) and report.patches:
                 escalated.append(issue.id)
         await progress(total, total, "done")
-        overall = await self.overall()
+        degraded = self.degraded_reason()
+        overall = HealthState.degraded if degraded else await self.overall()
         attempted = sum(1 for o in outcomes if o.result is not None)
         text = (
             f"Ingested {events} event(s) ({quarantined} quarantined) touching "
@@ -259,7 +319,8 @@ class Supervisor:
             skipped=skipped,
             errors=errors,
             overall=overall,
-            summary=text,
+            summary=text + (f" The store is degraded: {degraded}." if degraded else ""),
+            store_degraded=degraded,
         )
 
     async def overall(self) -> HealthState:

