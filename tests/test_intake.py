@@ -220,3 +220,37 @@ def test_report_event_redacts_secrets(tmp_path: Path) -> None:
     assert "s3cret" not in text and "sk-ant-abcdefghijklmnop" not in text
     assert event.attributes["table"] == "orders"
     assert json.loads(text)["kind"] == "auth_failed"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"component":"browser","kind":"timeout","message":"x 1","time":"2026-11-25T10:00:00Z"}',
+        '{"component":"browser","symptom":"timeout","msg":"x","ts":"2026-11-25T10:00:00.123456+02:00"}',
+        '{"component":"db","kind":"k","error":"boom","timestamp":"2026-11-25 10:00:00","severity":"critical",'
+        '"target":"orders.id","attributes":{"code":"42703","n":[1,2]}}',
+    ],
+)
+def test_fast_path_equals_validated_path(line: str) -> None:
+    from healing_mcp.core.intake import _fast_event
+
+    fast = _fast_event(json.loads(line))
+    assert fast is not None
+    validated = Event.model_validate_json(line)
+    assert fast._asdict() == {name: getattr(validated, name) for name in fast._fields}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"component":"browser","kind":"timeout","time":1764064800}',  # epoch seconds: the validator's job
+        '{"component":"browser","kind":"timeout","step":{"action":"click"}}',
+        '{"component":"","kind":"timeout"}',
+        '{"component":"b","kind":"t","severity":"fatal"}',
+        '{"component":"b","kind":"t","time":"yesterday"}',
+    ],
+)
+def test_unusual_lines_take_the_validated_path(line: str) -> None:
+    from healing_mcp.core.intake import _fast_event
+
+    assert _fast_event(json.loads(line)) is None

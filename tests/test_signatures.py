@@ -131,3 +131,20 @@ def test_signature_is_versioned_and_stable() -> None:
     assert sig == "sig1:465682756e25f352ef11"
     assert issue_id_for(sig) == "iss_" + sig.split(":")[1][:12]
     assert compute_signature("Browser", "SELECTOR_NOT_FOUND", "#buy", "locator('#buy') resolved to 0 elements") == sig
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    index=st.integers(min_value=0, max_value=len(TEMPLATES) - 1),
+    values=st.lists(values_strategy(), min_size=1, max_size=4),
+    noise=st.text(string.ascii_letters + string.digits + " .:-'\"/@", max_size=40),
+)
+def test_template_fast_path_agrees_with_full_masking(index: int, values: list[dict[str, str]], noise: str) -> None:
+    """A message that fits a cached template gets exactly the signature full masking would give it."""
+    from healing_mcp.core.signatures import _digest
+
+    template, slots = TEMPLATES[index]
+    for value in values:
+        for message in (fill(template, slots, value), fill(template, slots, value) + " " + noise, noise):
+            expected = _digest("api", "failure", "t", mask_message(message))
+            assert compute_signature("api", "failure", "t", message) == expected

@@ -109,8 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         args = _parser().parse_args([*(argv or sys.argv[1:]), "serve"])
     from healing_mcp.config import ConfigError
-    from healing_mcp.errors import HealingError
-    from healing_mcp.store.base import StoreError
+    from healing_mcp.errors import HealingError, StoreError
 
     try:
         settings = _settings(args, tool_names=getattr(args, "tool_names", None))

@@ -1,10 +1,15 @@
-"""Configuration: environment variables, then ``healing.toml``, then defaults.
+"""Configuration: explicit overrides, then environment variables, then ``healing.toml``, then defaults.
 
-Every setting has an environment variable (``HEALING_*``, plus the conventional ``DATABASE_URL``,
-``SUPABASE_URL``, ``SUPABASE_SERVICE_ROLE_KEY``, ``ALLOW_PROD_HEALING`` and ``ANTHROPIC_API_KEY``) and
-the same name, lower-case without the prefix, in a TOML file. The file is ``healing.toml`` in the
-working directory, or the path in ``HEALING_CONFIG``. Per-component settings live in
-``[components.<name>]`` tables of that file and are handed to the component as a plain dict.
+Every setting has an environment variable, ``HEALING_<NAME>`` (nested: ``HEALING_SUPERVISOR__<NAME>``),
+plus the conventional ``DATABASE_URL``, ``SUPABASE_URL``, ``SUPABASE_SERVICE_ROLE_KEY``,
+``ALLOW_PROD_HEALING``, ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL``; and the same name, lower-case
+without the prefix, in a TOML file. The file is ``healing.toml`` in the working directory, or the path in
+``HEALING_CONFIG``. Per-component settings live in ``[components.<name>]`` tables of that file and are
+handed to the component as a plain dict. Lists are comma-separated in the environment (a JSON list works
+too) and arrays in TOML.
+
+Everything is validated once, by the pydantic model below, so a bad value from any source gives the same
+one-line error naming the setting.
 """
 
 from __future__ import annotations
@@ -13,24 +18,27 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
-from pydantic_settings.exceptions import SettingsError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from healing_mcp.models import Environment
 
-# Lists read from the environment as comma-separated text ("a,b"), from TOML as arrays.
-CsvList = Annotated[list[str], NoDecode]
+CsvList = list[str]
+ENV_PREFIX = "HEALING_"
+# Settings that are also read under their conventional names (first match wins).
+ENV_ALIASES: dict[str, tuple[str, ...]] = {
+    "allow_prod_healing": ("ALLOW_PROD_HEALING", "HEALING_ALLOW_PROD_HEALING"),
+    "database_url": ("DATABASE_URL", "HEALING_DATABASE_URL"),
+    "supabase_url": ("SUPABASE_URL", "HEALING_SUPABASE_URL"),
+    "supabase_service_role_key": ("SUPABASE_SERVICE_ROLE_KEY", "HEALING_SUPABASE_SERVICE_ROLE_KEY"),
+    "anthropic_api_key": ("ANTHROPIC_API_KEY",),
+    "anthropic_base_url": ("ANTHROPIC_BASE_URL",),
+}
 
 
 class ConfigError(ValueError):
     """A setting is missing or wrong; the message says which and what to do."""
-
-
-def _alias(*names: str) -> AliasChoices:
-    return AliasChoices(*names)
 
 
 class SupervisorSettings(BaseModel):
@@ -55,14 +63,8 @@ class SupervisorSettings(BaseModel):
     interval_seconds: float = Field(default=60.0, gt=0, description="Pause between passes when looping.")
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="HEALING_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        populate_by_name=True,
-        validate_assignment=True,
-    )
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     home: Path = Field(default=Path(".healing"), description="Where the embedded store, events and patches live.")
     env: Environment | None = Field(
@@ -71,22 +73,18 @@ class Settings(BaseSettings):
     )
     allow_prod_healing: bool = Field(
         default=False,
-        validation_alias=_alias("ALLOW_PROD_HEALING", "allow_prod_healing"),
         description="Set ALLOW_PROD_HEALING=1 to let fixes beyond read-only act outside dev.",
     )
     events_dir: Path | None = Field(default=None, description="JSONL event files; default <home>/events.")
     db_path: Path | None = Field(default=None, description="SQLite file; default <home>/healing.db.")
     database_url: SecretStr | None = Field(
-        default=None, validation_alias=_alias("DATABASE_URL", "HEALING_DATABASE_URL", "database_url")
+        default=None,
     )
     supabase_url: str | None = Field(
-        default=None, validation_alias=_alias("SUPABASE_URL", "HEALING_SUPABASE_URL", "supabase_url")
+        default=None,
     )
     supabase_service_role_key: SecretStr | None = Field(
         default=None,
-        validation_alias=_alias(
-            "SUPABASE_SERVICE_ROLE_KEY", "HEALING_SUPABASE_SERVICE_ROLE_KEY", "supabase_service_role_key"
-        ),
     )
     project_root: Path = Field(default=Path("."), description="Source tree that patches apply to.")
     tool_names: Literal["underscore", "dotted"] = Field(
@@ -111,11 +109,9 @@ class Settings(BaseSettings):
         default="auto", description="'auto' asks Claude for a diagnosis when ANTHROPIC_API_KEY is set."
     )
     llm_model: str = Field(default="claude-sonnet-5-5", description="Model used for LLM diagnosis.")
-    anthropic_api_key: SecretStr | None = Field(
-        default=None, validation_alias=_alias("ANTHROPIC_API_KEY", "anthropic_api_key"), exclude=True
-    )
+    anthropic_api_key: SecretStr | None = Field(default=None, exclude=True)
     anthropic_base_url: str | None = Field(
-        default=None, validation_alias=_alias("ANTHROPIC_BASE_URL", "anthropic_base_url")
+        default=None,
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
@@ -132,18 +128,6 @@ class Settings(BaseSettings):
                     raise ValueError(f"not a valid JSON list: {value!r}") from exc
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The TOML file is read by `load_settings` and passed as init values beneath the environment.
-        return (env_settings, init_settings)
 
     # ----------------------------------------------------------------------------------- derived
 
@@ -182,8 +166,31 @@ class Settings(BaseSettings):
         return self.enabled_components is None or name in self.enabled_components
 
 
+def environment_values(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The settings present in the environment, as raw strings keyed like the model's fields."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        if name == "component_settings":
+            continue
+        if name == "supervisor":
+            nested = {
+                sub: env[f"{ENV_PREFIX}SUPERVISOR__{sub.upper()}"]
+                for sub in SupervisorSettings.model_fields
+                if f"{ENV_PREFIX}SUPERVISOR__{sub.upper()}" in env
+            }
+            if nested:
+                values[name] = nested
+            continue
+        for key in ENV_ALIASES.get(name, (f"{ENV_PREFIX}{name.upper()}",)):
+            if key in env:
+                values[name] = env[key]
+                break
+    return values
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build settings from the environment, the TOML file and explicit overrides (highest)."""
+    """Build settings from explicit overrides (highest), the environment, the TOML file and defaults."""
     path = config_file or Path(os.environ.get("HEALING_CONFIG", "healing.toml"))
     file_values: dict[str, Any] = {}
     if path.is_file():
@@ -194,22 +201,17 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     elif "HEALING_CONFIG" in os.environ and config_file is None:
         raise ConfigError(f"HEALING_CONFIG points to {path}, which does not exist.")
     file_values["component_settings"] = file_values.pop("components", {})
+    merged: dict[str, Any] = {}
+    for layer in (file_values, environment_values(), overrides):
+        for key, value in layer.items():
+            if key == "supervisor" and isinstance(value, dict) and isinstance(merged.get(key), dict):
+                value = {**merged[key], **value}  # nested settings merge key by key across layers
+            merged[key] = value
     try:
-        settings = Settings(**file_values)
-        # Explicit overrides (command-line flags, tests) beat the environment: assign them validated.
-        for key, value in overrides.items():
-            current = getattr(settings, key)
-            if isinstance(value, dict) and isinstance(current, BaseModel):
-                value = {**current.model_dump(), **value}
-            setattr(settings, key, value)
+        return Settings.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration: {describe_errors(exc)}") from exc
-    except SettingsError as exc:
-        raise ConfigError(f"invalid configuration: {exc}") from exc
-    return settings
 
 
 def describe_errors(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()[:5]
-    )
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()[:5])

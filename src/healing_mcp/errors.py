@@ -21,3 +21,11 @@ class NotFound(HealingError):
 
 class ComponentFailure(HealingError):
     """A component (plugin) failed while doing its part; the failure is recorded, the server lives on."""
+
+
+class StoreError(HealingError, RuntimeError):
+    """The store cannot do what was asked; the message says why and what to check."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached right now (network, locked file). Retrying later may work."""

@@ -2,6 +2,9 @@
 
 In stdio mode stdout carries the MCP protocol, so every log line, warning and traceback goes to stderr.
 Call :func:`configure_logging` once at start-up; library code just does ``get_logger(__name__)``.
+
+structlog is imported on the first log call, not at start-up: importing it pulls in ``rich`` and
+``pygments`` (about 100 ms), and a server answering ``tools/list`` has nothing to log yet.
 """
 
 from __future__ import annotations
@@ -9,18 +12,16 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any
-
-import structlog
-from structlog.typing import FilteringBoundLogger
+from typing import TYPE_CHECKING, Any
 
 from healing_mcp.redact import redact
 
-if not structlog.is_configured():
-    # Until the application configures logging, never write to stdout: in stdio mode it is the protocol.
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+_wanted: tuple[str, str] | None = None  # (level, format) asked for by configure_logging
+_configured = False
 
 
 def _redact_event(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -29,7 +30,30 @@ def _redact_event(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Muta
 
 def configure_logging(level: str = "info", fmt: str = "console") -> None:
     """Route structlog and the standard library's logging to stderr at ``level``."""
+    global _wanted, _configured
+    _wanted, _configured = (level, fmt), False
     numeric = _LEVELS.get(level, logging.INFO)
+    # Libraries (mcp, uvicorn, httpx) log through the standard library: keep them on stderr too, and
+    # keep them quieter than our own output.
+    root = logging.getLogger()
+    root.handlers[:] = [logging.StreamHandler(sys.stderr)]
+    root.setLevel(max(numeric, logging.WARNING))
+
+
+def _ensure_structlog() -> Any:
+    global _configured
+    import structlog
+
+    if _configured:
+        return structlog
+    _configured = True
+    if _wanted is None:
+        if not structlog.is_configured():
+            # The application never configured logging (we are a library in someone's process): at
+            # least never write to stdout, which may be an MCP stdio channel.
+            structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
+        return structlog
+    level, fmt = _wanted
     renderer: Any = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -42,17 +66,37 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
             _redact_event,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    # Libraries (mcp, uvicorn, httpx) log through the standard library: keep them on stderr too, and
-    # keep them quieter than our own output.
-    root = logging.getLogger()
-    root.handlers[:] = [logging.StreamHandler(sys.stderr)]
-    root.setLevel(max(numeric, logging.WARNING))
+    return structlog
+
+
+class _LazyLogger:
+    """Stands in for a structlog logger until the first call, then delegates to the real one."""
+
+    __slots__ = ("_context", "_logger", "_name")
+
+    def __init__(self, name: str, context: dict[str, Any] | None = None) -> None:
+        self._name = name
+        self._context = context or {}
+        self._logger: Any = None
+
+    def _real(self) -> Any:
+        if self._logger is None:
+            self._logger = _ensure_structlog().get_logger(self._name).bind(**self._context)
+        return self._logger
+
+    def bind(self, **values: Any) -> Any:
+        if self._logger is None:
+            return _LazyLogger(self._name, {**self._context, **values})
+        return self._logger.bind(**values)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
 
 
 def get_logger(name: str = "healing_mcp") -> FilteringBoundLogger:
-    logger: FilteringBoundLogger = structlog.get_logger(name)
+    logger: FilteringBoundLogger = _LazyLogger(name)
     return logger

@@ -38,6 +38,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=False, populate_by_name=True)
 
 
+class _Internal(_Model):
+    """Models no tool publishes: their validators are built on first use, not at start-up."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 # --------------------------------------------------------------------------------------------- enums
 
 
@@ -130,7 +136,7 @@ class ReplayStep(_Model):
     expect: dict[str, Any] | None = Field(default=None, description="Post-condition to check afterwards.")
 
 
-class Event(_Model):
+class Event(_Internal):
     """One observation, from a JSONL line, the Python API, a sensor poll or an ad-hoc failure report."""
 
     time: datetime = Field(
@@ -166,7 +172,7 @@ class Event(_Model):
         return _aware(value)
 
 
-class Observation(_Model):
+class Observation(_Internal):
     """What a sensor makes of an event: the parts that define the issue it belongs to."""
 
     component: str
@@ -189,7 +195,7 @@ class QuarantinedLine(_Model):
     time: datetime = Field(default_factory=utcnow)
 
 
-class Watermark(_Model):
+class Watermark(_Internal):
     """How far one event source has been consumed, so each event counts once across restarts."""
 
     source: str = Field(description="Stable source key, e.g. 'file:/abs/path.jsonl'.")
@@ -371,7 +377,7 @@ class PatchSuggestion(_Model):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class MemoryRecord(_Model):
+class MemoryRecord(_Internal):
     """Healing memory for one (issue signature, fix signature) pair."""
 
     issue_signature: str
@@ -391,7 +397,7 @@ class MemoryRecord(_Model):
     score: float = Field(default=0.0, description="Wilson lower bound of the success rate (95%).")
 
 
-class AuditEntry(_Model):
+class AuditEntry(_Internal):
     """One line of the append-only audit log."""
 
     seq: int | None = Field(default=None, description="Assigned by the store.")
@@ -476,7 +482,7 @@ class PatchList(_Model):
     summary: str
 
 
-class MemoryInsights(_Model):
+class MemoryInsights(_Internal):
     records: int
     signatures: int
     successes: int

@@ -144,11 +144,14 @@ class DefaultSensor:
         self.severity = severity
 
     def observe(self, event: Event) -> Observation | None:
-        return Observation(
+        # Built without re-validation: every field comes from an already valid event (hot path of intake).
+        return Observation.model_construct(
             component=self.component,
             kind=event.kind,
             target=event.target,
             severity=event.severity or self.severity,
+            summary=None,
+            key=None,
         )
 
 

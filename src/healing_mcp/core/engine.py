@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from types import TracebackType
+from typing import Any
 
 from healing_mcp.components.registry import Registry, load_components
 from healing_mcp.config import Settings
@@ -73,7 +74,7 @@ class Engine:
         states: list[IssueState] | None = None,
         min_severity: Severity | None = None,
         since_minutes: float | None = None,
-        limit: int = 50,
+        limit: int = 10,
         offset: int = 0,
         refresh: bool = True,
     ) -> SystemHealthReport:
@@ -148,14 +149,15 @@ class Engine:
         )
 
     def _explain(self, issue: HealthIssue) -> HealthIssue:
-        """Issues not diagnosed by a heal yet get their component's rules applied for the report (cheap,
-        deterministic; memory and the LLM are consulted only when healing)."""
-        if issue.probable_causes:
-            return issue
-        found, _ = apply_rules(issue, self.registry.get(issue.component))
-        if not found.causes:
-            return issue
-        return issue.model_copy(update={"probable_causes": found.causes, "recommended_fixes": found.fixes})
+        """An issue as the report shows it: only its newest evidence sample (all of them, and the audit
+        trail, are in the ``healing://issues/{id}`` resource), and, when no heal has diagnosed it yet,
+        its component's rules applied (cheap, deterministic; memory and the LLM are for healing)."""
+        update: dict[str, Any] = {"evidence": issue.evidence[-1:]}
+        if not issue.probable_causes:
+            found, _ = apply_rules(issue, self.registry.get(issue.component))
+            if found.causes:
+                update |= {"probable_causes": found.causes, "recommended_fixes": found.fixes}
+        return issue.model_copy(update=update)
 
     # ------------------------------------------------------------------------------ healing
 

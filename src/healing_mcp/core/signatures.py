@@ -135,11 +135,107 @@ def mask_target(target: str | None) -> str:
     return _apply(_TARGET_RULES, target)
 
 
-@lru_cache(maxsize=16_384)  # logs repeat identical lines (the same timeout, the same 500) a lot
+def _digest(component: str, kind: str, target: str | None, masked: str) -> str:
+    key = "\x1f".join((component.lower(), kind.lower(), mask_target(target), masked))
+    return f"{SIGNATURE_VERSION}:{hashlib.blake2b(key.encode(), digest_size=10).hexdigest()}"
+
+
+# ------------------------------------------------------------------------------------- templates
+#
+# Masking costs tens of microseconds per message; most messages of one (component, kind, target) share
+# a handful of shapes. So every masked message also becomes a *template*: a regex that accepts exactly
+# the raw messages whose literal text is the same and whose variable parts have the shape the
+# placeholders stand for (the same patterns masking uses). A later message that fits a known template
+# gets that template's signature in one C-level ``fullmatch`` instead of a dozen substitutions. A
+# message that fits no template is masked in full, so templates only ever skip work: different literal
+# text never fits, and a fit has the same masked form by construction. Every placeholder is an atomic
+# group: it takes what the greedy, left-to-right masking would take and never backtracks, which keeps a
+# failed fit as cheap as a successful one.
+
+_PLACEHOLDERS: dict[str, str] = {
+    "<n>": r"[-+]?\d+(?:\.\d+)?",
+    "<uuid>": r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}",
+    "<hex>": r"(?:0[xX][0-9a-fA-F]+|(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,})",
+    "<time>": r"(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\d{2}:\d{2}:\d{2}(?:[.,]\d+)?)",
+    "<ip>": r"(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?",
+    "<email>": r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+    "'<str>'": r"'[^'\n]{0,200}'",
+    '"<str>"': r'"[^"\n]{0,200}"',
+    ":<port>": r":\d{2,5}",
+}
+_URL_SEGMENT = r"(?>/[^/\s?#'\"<>]*\d[^/\s?#'\"<>]*)"
+_TEMPLATE_TOKEN = re.compile(
+    r"<url:[^<>\s]*(?:<(?:id|port)>[^<>\s]*)*>|'<str>'|\"<str>\"|:<port>|<(?:n|uuid|hex|time|ip|email)>"
+    r"|(?<=[:= ])s(?=[1-5]\d\d\b)"  # a protected status code: 'HTTP s502' stands for 'HTTP 502'
+    r"|\s+"
+)
+_MAX_TEMPLATES = 16  # per (component, kind, target); the oldest is dropped beyond that
+_templates: dict[tuple[str, str, str | None], list[tuple[re.Pattern[str], str]]] = {}
+
+
+def _url_regex(placeholder: str) -> str:
+    body = placeholder[len("<url:") : -1]
+    host, _, path = body.partition("/")
+    host_rx = re.escape(host).replace(re.escape(":<port>"), r":\d+")
+    path_rx = (
+        "".join(_URL_SEGMENT if segment == "<id>" else "/" + re.escape(segment) for segment in path.split("/"))
+        if path
+        else ""
+    )
+    return rf"(?i:https?|wss?|ftp)://{host_rx}{path_rx}(?:[?#][^\s'\"<>]*)?"
+
+
+def _template(masked: str) -> re.Pattern[str] | None:
+    """The regex of raw messages that mask to ``masked``; None when that cannot be said exactly."""
+    if len(masked) >= 500:
+        return None  # masked text was truncated: the tail is unknown
+    parts = [r"\s*+"]
+    position = 0
+    for match in _TEMPLATE_TOKEN.finditer(masked):
+        parts.append(re.escape(masked[position : match.start()]))
+        piece = match.group()
+        if piece.startswith("<url:"):
+            parts.append(f"(?>{_url_regex(piece)})")
+        elif piece == "s":
+            parts.append("")  # the protected status code's digits follow as literal text
+        elif piece[0].isspace():
+            parts.append(r"\s++")
+        else:
+            parts.append(f"(?>{_PLACEHOLDERS[piece]})")
+        position = match.end()
+    parts.append(re.escape(masked[position:]) + r"\s*+")
+    try:
+        return re.compile("".join(parts))
+    except re.error:
+        return None
+
+
 def compute_signature(component: str, kind: str, target: str | None, message: str) -> str:
     """The grouping key of an event. Stable across processes, machines and Python versions."""
-    key = "\x1f".join((component.lower(), kind.lower(), mask_target(target), mask_message(message)))
-    return f"{SIGNATURE_VERSION}:{hashlib.blake2b(key.encode(), digest_size=10).hexdigest()}"
+    key = (component, kind, target)
+    known = _templates.get(key)
+    if known is not None:
+        for fitted, signature in known:
+            if fitted.fullmatch(message):
+                return signature
+    masked = mask_message(message)
+    signature = _digest(component, kind, target, masked)
+    pattern = _template(masked)
+    if pattern is not None and pattern.fullmatch(message):  # only templates that accept their own source
+        known = _templates.setdefault(key, [])
+        known.append((pattern, signature))
+        if len(known) > _MAX_TEMPLATES:
+            del known[0]
+        if len(_templates) > 50_000:  # bound memory for pathological streams of ever-new targets
+            _templates.clear()
+    return signature
+
+
+def reset_caches() -> None:
+    """Forget learned templates and cached targets (benchmarks start cold with this)."""
+    _templates.clear()
+    mask_target.cache_clear()
 
 
 def issue_id_for(signature: str) -> str:

@@ -197,6 +197,8 @@ class Supervisor:
         here or in another process: the pass ingests them itself, and two readers would double-count."""
         if self._pass_lock.locked():
             return False
+        if not await self.intake.pending():
+            return True  # nothing new: no lease, no write transaction (keeps reports cheap)
         async with self._pass_lock:
             if not await self.store.acquire_lease(RUN_LEASE, self.holder, self.guards.lease_seconds, now=utcnow()):
                 return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from healing_mcp.store.base import StoreError
+from healing_mcp.errors import StoreError
 
 if TYPE_CHECKING:
     from healing_mcp.config import Settings

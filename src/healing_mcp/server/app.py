@@ -14,8 +14,9 @@ from __future__ import annotations
 import difflib
 import inspect
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
@@ -30,7 +31,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from healing_mcp import __version__
 from healing_mcp.config import ConfigError, Settings
-from healing_mcp.errors import HealingError, NotFound
+from healing_mcp.errors import HealingError, NotFound, StoreError
 from healing_mcp.logs import get_logger
 from healing_mcp.models import (
     AutoFixResult,
@@ -43,7 +44,6 @@ from healing_mcp.models import (
 )
 from healing_mcp.redact import redact_text
 from healing_mcp.server import open_engine
-from healing_mcp.store.base import StoreError
 
 if TYPE_CHECKING:
     from healing_mcp.core.engine import Engine  # imported on first use (open_engine), not at start-up
@@ -200,6 +200,23 @@ async def _guarded_resource(holder: EngineHolder, read: Callable[[Engine], Await
         raise ResourceError(redact_text(str(exc))) from exc
 
 
+@contextmanager
+def _without_rich_log_handler() -> Iterator[None]:
+    """MCPServer installs a ``rich`` log handler on the root logger when rich is importable. Our logs are
+    configured by :mod:`healing_mcp.logs` (stderr, redacted), so that handler is never used, and
+    importing rich for it costs about 25 ms of every cold start. Make the import fail while the server
+    is built, so the SDK falls back to a plain stderr handler (which our configuration replaces)."""
+    blocked = [name for name in ("rich.console", "rich.logging") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # None in sys.modules makes import raise
+    try:
+        yield
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+
+
 def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCPServer[Any]:
     holder = holder or EngineHolder(settings)
     style = settings.tool_names
@@ -239,7 +256,7 @@ def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCP
         min_severity: Annotated[
             Severity | None, Field(description="Only issues at least this severe: info, warning, error, critical.")
         ] = None,
-        limit: Annotated[int, Field(ge=1, le=500, description="Issues per page (most urgent first).")] = 50,
+        limit: Annotated[int, Field(ge=1, le=500, description="Issues per page (most urgent first).")] = 10,
         offset: Annotated[int, Field(ge=0, description="Skip this many issues (see next_offset).")] = 0,
         refresh: Annotated[bool, Field(description="Read new events from the event logs first.")] = True,
     ) -> SystemHealthReport:
@@ -348,18 +365,19 @@ def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCP
         _annotations(read_only=True, destructive=False, idempotent=True, open_world=False),
     )
 
-    server: MCPServer[Any] = MCPServer(
-        "healing-mcp",
-        title="healing-mcp",
-        description="Self-healing for browser agents, MCP tools, Supabase services and render pipelines.",
-        instructions=INSTRUCTIONS,
-        version=__version__,
-        lifespan=lifespan,
-        log_level=settings.log_level.upper(),  # type: ignore[arg-type]
-        warn_on_duplicate_tools=False,
-        middleware=[ArgumentCheck(argument_models)],
-        tools=tools,
-    )
+    with _without_rich_log_handler():
+        server: MCPServer[Any] = MCPServer(
+            "healing-mcp",
+            title="healing-mcp",
+            description="Self-healing for browser agents, MCP tools, Supabase services and render pipelines.",
+            instructions=INSTRUCTIONS,
+            version=__version__,
+            lifespan=lifespan,
+            log_level=settings.log_level.upper(),  # type: ignore[arg-type]
+            warn_on_duplicate_tools=False,
+            middleware=[ArgumentCheck(argument_models)],
+            tools=tools,
+        )
 
     # -- resources --------------------------------------------------------------------------------
     @server.resource("healing://report", name="report", title="System health report", mime_type="application/json")

@@ -25,6 +25,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Re-exported: the store errors live in healing_mcp.errors so the start-up path need not load this module.
+from healing_mcp.errors import StoreError as StoreError
+from healing_mcp.errors import StoreUnavailable as StoreUnavailable
 from healing_mcp.models import (
     AuditEntry,
     Evidence,
@@ -46,14 +49,6 @@ ISSUE_LEASE_PREFIX = "issue:"
 def issue_lease_key(issue_id: str) -> str:
     """The lease key that claims one issue (shared by ``acquire_lease`` callers and ``claim_issues``)."""
     return f"{ISSUE_LEASE_PREFIX}{issue_id}"
-
-
-class StoreError(RuntimeError):
-    """The store cannot do what was asked; the message says why and what to check."""
-
-
-class StoreUnavailable(StoreError):
-    """The store cannot be reached right now (network, locked file). Retrying later may work."""
 
 
 class IssueGroup(BaseModel):

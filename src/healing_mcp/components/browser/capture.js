@@ -39,17 +39,37 @@ const healingCapture = (() => {
   const LABELABLE = new Set(["input", "select", "textarea", "meter", "progress", "output"]);
   const DISABLEABLE = new Set(["button", "input", "select", "textarea", "option", "optgroup", "fieldset"]);
   const REGISTRY = Symbol.for("healing-mcp.candidates");
+  const CONTEXT_LENGTH = 120;
 
   const collapse = (s) => (s || "").replace(/\s+/g, " ").trim();
   const tagOf = (el) => (el.localName || el.tagName || "").toLowerCase();
+
+  const shownMemo = new Map();
+  function shown(el) {
+    let v = shownMemo.get(el);
+    if (v === undefined) {
+      v = typeof el.checkVisibility === "function" ? el.checkVisibility({ visibilityProperty: true }) : true;
+      shownMemo.set(el, v);
+    }
+    return v;
+  }
+
+  // Long texts are cut at a word boundary: half a word would look like a rare word to a matcher.
+  function clip(text, n) {
+    if (text.length <= n) return text;
+    const cut = text.lastIndexOf(" ", n);
+    return cut > n / 2 ? text.slice(0, cut) : text.slice(0, n);
+  }
 
   // innerText is layout-aware (hidden text excluded) but costs O(subtree): memoise per capture.
   const textMemo = new Map();
   function visText(el) {
     let t = textMemo.get(el);
     if (t === undefined) {
-      const raw = typeof el.innerText === "string" ? el.innerText : el.textContent;
-      t = collapse(raw).slice(0, 200);
+      let raw = typeof el.innerText === "string" ? el.innerText : el.textContent;
+      // Hidden elements still have a label (innerText of a visibility:hidden element is empty).
+      if (!raw.trim() && !shown(el)) raw = el.textContent;
+      t = clip(collapse(raw), 200);
       textMemo.set(el, t);
     }
     return t;
@@ -256,7 +276,7 @@ const healingCapture = (() => {
     for (let hops = 0; s && hops < 3; hops++, s = s[dir]) {
       if (SKIP_SUBTREE.has(tagOf(s))) continue;
       const t = visText(s);
-      if (t) return t.slice(0, 80);
+      if (t) return clip(t, 80);
     }
     return "";
   }
@@ -283,26 +303,64 @@ const healingCapture = (() => {
       let s = cur.previousElementSibling;
       for (let hops = 0; s && hops < 6; hops++, s = s.previousElementSibling) {
         const h = headingIn(s);
-        if (h) return h.slice(0, 80);
+        if (h) return clip(h, 80);
       }
       cur = cur.parentElement;
     }
     return "";
   }
 
-  // Text of the record around the element (table row, card, list item, form...): the first ancestor
-  // (up to 5 levels) whose text says clearly more than the element itself, without the element's own
-  // text. It tells look-alikes apart: the "Edit" of Alice's row from the "Edit" of Bruno's.
+  // Records are elements repeated with the same tag and class under one parent (rows, cards, list
+  // items, form groups). Counted once per parent.
+  const kindMemo = new Map();
+  function isRecord(el) {
+    const parent = el.parentElement;
+    // Table cells repeat as columns, not records: the row is the record.
+    if (!parent || el.localName === "td" || el.localName === "th") return false;
+    let counts = kindMemo.get(parent);
+    if (!counts) {
+      counts = new Map();
+      for (const child of parent.children) {
+        const kind = child.tagName + "." + (child.getAttribute("class") || "");
+        counts.set(kind, (counts.get(kind) || 0) + 1);
+      }
+      kindMemo.set(parent, counts);
+    }
+    return counts.get(el.tagName + "." + (el.getAttribute("class") || "")) > 1;
+  }
+
+  // Visible text of ``container`` outside ``el``, text nodes joined by spaces, at most CONTEXT_LENGTH.
+  function textWithout(container, el) {
+    const parts = [];
+    let length = 0;
+    const walker = document.createTreeWalker(container, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n && length < CONTEXT_LENGTH; n = walker.nextNode()) {
+      const value = n.nodeValue.trim();
+      const parent = n.parentElement;
+      if (!value || !parent || el.contains(parent) || SKIP_SUBTREE.has(tagOf(parent)) || !shown(parent)) continue;
+      parts.push(value);
+      length += value.length + 1;
+    }
+    return clip(collapse(parts.join(" ")), CONTEXT_LENGTH);
+  }
+
+  // Text of the record around the element (its table row, card, list item, form group), without the
+  // element's own text: it tells look-alikes apart, the "Edit" of Alice's row from the "Edit" of
+  // Bruno's. Outside records: the first ancestor whose text says clearly more than the element.
   function recordContext(el) {
     const own = visText(el);
+    let fallback = null;
     let cur = el.parentElement;
-    for (let level = 0; level < 5 && cur; level++, cur = cur.parentElement) {
+    for (let level = 0; level < 6 && cur; level++, cur = cur.parentElement) {
       const tag = tagOf(cur);
       if (tag === "body" || tag === "html") break;
-      const text = visText(cur);
-      if (text.length >= own.length + 15) return collapse(own ? text.replace(own, " ") : text).slice(0, 80);
+      if (!fallback && visText(cur).length >= own.length + 15) fallback = cur;
+      if (isRecord(cur)) {
+        const context = textWithout(cur, el);
+        if (context) return context;
+      }
     }
-    return "";
+    return fallback ? textWithout(fallback, el) : "";
   }
 
   // Neighbour texts: the control's <label>, the nearest textual previous/next siblings (of the element,
@@ -313,7 +371,7 @@ const healingCapture = (() => {
     const push = (t) => {
       if (t && !out.includes(t)) out.push(t);
     };
-    if (LABELABLE.has(tag)) push(labelsText(el).slice(0, 80));
+    if (LABELABLE.has(tag)) push(clip(labelsText(el), 80));
     let cur = el;
     for (let level = 0; level < 3 && cur; level++) {
       const prev = textSibling(cur, "previousElementSibling");
@@ -360,7 +418,7 @@ const healingCapture = (() => {
       name: get("name"),
       type: get("type").toLowerCase(),
       role,
-      accessible_name: accessibleName(el, tag, role).slice(0, 200),
+      accessible_name: clip(accessibleName(el, tag, role), 200),
       text: visText(el),
       aria_label: get("aria-label"),
       placeholder: get("placeholder"),

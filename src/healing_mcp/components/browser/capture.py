@@ -7,6 +7,17 @@
   round-trip per frame.
 - :func:`candidate_handle` turns a :class:`Candidate` back into an ``ElementHandle`` to act on it.
 
+What goes into the less obvious fields (computed in the page, see ``capture.js``):
+
+- ``accessible_name``: aria-labelledby, aria-label, the control's ``<label>``, button values, alt,
+  legend/caption, text content for roles named from content, title, placeholder (in that order).
+- ``role``: the explicit role, else the implicit ARIA role of common tags and input types.
+- ``neighbor_texts``: the control's label; the nearest textual previous and next siblings (of the
+  element, or of its closest ancestor that has some); the text of its record (the nearest ancestor that
+  repeats with the same tag and class under its parent: a table row, card, list item, form group),
+  without the element's own text; and the nearest preceding heading. Long texts are cut at a word.
+- ``text``: innerText (textContent for hidden elements), whitespace collapsed, at most 200 characters.
+
 The in-page code lives in ``capture.js`` next to this module. It writes nothing into the user's DOM: the
 candidate elements of the last capture are kept in one Symbol-keyed, non-enumerable window property so
 a candidate index can be resolved later; a per-capture token guards against resolving an index from an
@@ -172,11 +183,10 @@ def _to_fingerprint(raw: dict[str, Any], frame: str, offset: tuple[float, float]
 
 async def capture_fingerprint(target: ElementHandle | Locator) -> ElementFingerprint:
     """Fingerprint one element (an ``ElementHandle`` or a ``Locator`` resolving to one element)."""
-    handle: ElementHandle
-    if hasattr(target, "element_handle"):  # a Locator: resolve it (strict: exactly one element)
-        handle = await target.element_handle()
-    else:
-        handle = target  # type: ignore[assignment]
+    from playwright.async_api import Locator
+
+    # A Locator is resolved first (strict: it must match exactly one element).
+    handle = await target.element_handle() if isinstance(target, Locator) else target
     raw = await handle.evaluate(_script("target", "one(target)"), {})
     frame = await handle.owner_frame()
     if frame is None:
@@ -206,7 +216,9 @@ async def capture_candidates(page: Page, *, limit: int = 5000) -> list[Candidate
         try:
             path = await frame_path(frame)
             offset = await _frame_offset(frame)
-            payload = await frame.evaluate(_script("options", "candidates(options)"), {"token": token, "limit": remaining})
+            payload = await frame.evaluate(
+                _script("options", "candidates(options)"), {"token": token, "limit": remaining}
+            )
         except PlaywrightError:
             continue  # detached or navigating while we looked; its elements are not actionable anyway
         for index, raw in enumerate(_unpack(payload)):

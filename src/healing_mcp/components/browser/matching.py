@@ -12,69 +12,94 @@ min_margin=DEFAULT_MIN_MARGIN) -> MatchResult``
   reference run. Then a partial fingerprint is derived from ``failed_selector`` (see
   :func:`parse_selector`: CSS, XPath, Playwright ``text=`` / ``role=`` / ``internal:*`` engines, ``>>``
   chains) and matched on what the selector encodes; ``#login-btn`` contributes the words "login" and
-  "button", ``text=Sign in`` the text.
+  "button", ``text=Sign in`` the text, ``tr:has-text("Ann") >> text=Edit`` the text and the row's text.
 - ``candidates``: fingerprints of every plausible element of the current page.
 - ``failed_selector``: the selector that stopped working; with ``stored`` it is extra (weak) evidence.
-- Returns :class:`MatchResult`: ``healed``, ``index`` into ``candidates``, calibrated ``confidence``,
-  a plain-words ``reason`` and the top few ``ranked`` candidates with per-feature evidence.
+- Returns :class:`MatchResult`: ``healed``, ``index`` into ``candidates`` (None unless healed),
+  calibrated ``confidence``, a plain-words ``reason``, the refusing ``rule``, the ``margin`` over the
+  runner-up and the top few ``ranked`` candidates with their per-feature evidence.
 
-Features and weights
---------------------
-Each feature compares one aspect of the stored fingerprint with a candidate and yields a similarity in
-[0, 1]. A feature only takes part when the stored side has the data (a stored element without text says
-nothing about text), so the score is ``sum(w * s) / sum(w)`` over the features that apply. Weights
-reflect how often an aspect survives a redesign *and* how well it tells look-alikes apart:
+Fingerprint fields used
+-----------------------
+All optional except ``tag``; a feature takes part only when the stored side has its data (a stored
+element without text says nothing about text), so the score is ``sum(w * s) / sum(w)`` over the
+features that apply, each similarity ``s`` in [0, 1]:
 
 ==============  ======  =======================================================================
 feature         weight  fingerprint fields and similarity
 ==============  ======  =======================================================================
 test_id         4.0     ``test_id``: equal 1; token similarity x 0.7 (renamed test ids)
-id              2.5     ``id`` when it looks hand-written; 0.6 when it looks generated
-                        (:func:`is_random_id`): equal 1; token similarity x 0.7
-text            3.0     ``accessible_name`` / ``text``: normalised equality 1; else fuzzy token
-                        similarity (synonyms, compounds like "log in" = "login", one-edit typos,
-                        plurals) x 0.95
-attributes      1.2     ``name``, ``type``, ``placeholder``, ``aria_label``, ``alt``, ``title``, ``value``
-                        and ``attributes``: same value 1, same name 0.4, weighted by attribute
-href            1.2     ``href``: path and query compared without host; equal 1, path tokens partial
-neighbors       2.0     ``neighbor_texts``: per stored text, best similarity among the candidate's
-classes         1.2     ``classes`` without state classes (active, open...): exact Jaccard, or class
-                        token Jaccard x 0.8 (``btn-primary`` -> ``button-primary``)
-tag             1.0     ``tag``: equal 1; related tags (a/button, div/section/article...) 0.4-0.7
-role            1.0     ``role``: equal 1; related roles (textbox/searchbox...) 0.6
-ancestors       1.0     ``ancestors``: LCS of the ancestor tags, plus exact ancestor overlap
-position        1.0     ``index_path`` (and so ``xpath``): shared prefix; same depth
-bbox            1.0     ``bbox``: centre distance (1 / (1 + (d / 150px)^2)) and size ratio
-visible         0.5     ``visible`` agrees
-frame           0.5     ``frame`` path equal
-selector        0.8     words of ``failed_selector`` (id, class, test id, attribute values) found
-                        among the candidate's words; 3.0 when there is no stored fingerprint
+id              2.5     ``id`` when it looks hand-written, 0.6 when generated (:func:`is_random_id`):
+                        equal 1; token similarity x 0.7
+text            3.0     ``accessible_name`` against ``accessible_name``, ``text`` against ``text``
+                        (averaged): normalised equality 1, else fuzzy token similarity x 0.95
+                        (UI synonyms, "log in" = "login", one-edit typos, plurals)
+unique_label    1.5     only when exactly one candidate of the stored kind carries the stored label
+neighbors       2.0     ``neighbor_texts``: 0.6 x IDF^2-weighted share of the stored words found
+                        around the candidate (IDF over the candidates: words around every row weigh
+                        nothing, a person's name a lot) + 0.4 x share of whole texts found verbatim.
+                        x (1 + ln k), at most x3, when k >= 2 candidates carry the stored label
+attributes      1.2     ``name``, ``type``, ``placeholder``, ``aria_label``, ``alt``, ``title``, ``value``,
+                        ``attributes``: per attribute, same value 1, changed value 0.2-0.4
+href            1.2     ``href`` without host: equal 1; same route with other numbers 0.1 (another
+                        record); else path words x 0.8
+classes         1.2     ``classes`` minus state and generated classes: Jaccard, or class-word
+                        Jaccard x 0.8 (``btn-primary`` vs ``btn__primary``)
+records         1.0     hand-written ids in ``ancestors`` (``li#comment-104``) the candidate also has
+tag, role       1.0     ``tag`` (related tags 0.4-0.7), ``role`` (related roles 0.6)
+ancestors       1.0     ``ancestors``: LCS of ancestor tags and exact ancestor overlap
+position        1.0     ``index_path`` (so ``xpath``): shared prefix, same depth
+bbox            0.7     ``bbox``: centre distance (1 / (1 + (d / 150 px)^2)) and size ratio
+visible, frame  0.5     ``visible`` agrees; ``frame`` path equal
+selector        0.8     words of ``failed_selector`` found among the candidate's words (3.0 without
+                        a stored fingerprint)
+scope           1.5     without a stored fingerprint: words of the selector's enclosing parts
+                        (``#product-9 >> ...``) in the candidate's ancestors' ids and classes
+actionable      0.3     without a stored fingerprint and without tag or role in the selector:
+                        links, buttons and form controls are preferred
 ==============  ======  =======================================================================
 
-Weights were set by reasoning first and then adjusted on the tuning half of the benchmark corpus
-(``benchmarks/browser_healing``); the other half is held out and reported separately.
+The weights were set by reasoning (what survives a redesign, what tells look-alikes apart) and then
+adjusted on the development sets of ``benchmarks/browser_healing``; its held-out set was generated
+afterwards and never used to tune.
 
 Decision: no silent wrong heals
 -------------------------------
-The best candidate is accepted only if (1) its score reaches ``threshold``, (2) it leads the runner-up
-by at least ``min_margin`` (the runner-up ignores elements nested in or around the best one with the
-same meaning, such as the ``<span>`` inside a ``<button>``: acting on either is the same action), and
-(3) it is visible and enabled (unless the stored element itself was hidden, like a styled file input).
-Otherwise ``healed`` is False and ``reason`` says which rule refused. A refusal never carries a guess
-in ``index``.
+The best candidate is accepted only if all of these hold, else ``healed`` is False, ``index`` None,
+and ``rule`` / ``reason`` say why:
+
+1. ``threshold``: its score reaches the threshold (default 0.5);
+2. ``ambiguous``: it leads the runner-up by ``min_margin`` (default 0.05). Elements nested in or
+   around the best one with the same label (the ``<span>`` inside a ``<button>``) are not rivals;
+3. ``unconfirmed`` (with a stored fingerprint, unless a test id, hand-written id, link target or field
+   name that no other candidate shares vouches for it):
+
+   - several candidates carry the stored label and the best one's surroundings match less than
+     ``MIN_CONTEXT``: picking one would be a guess by position;
+   - its label changed (text < 0.9) and its surroundings do not confirm it word for word (the less
+     the label agrees, the more is needed), or it was one of the target's neighbours;
+   - its label changed and it is another kind of element, or it shares neither tag nor role;
+   - the target's container (an ancestor with a hand-written id) is still on the page but the
+     candidate is outside it;
+4. ``selector`` (without a stored fingerprint): the selector's tag, role or label kind fits the
+   candidate, it leads by ``SELECTOR_MIN_MARGIN``, and the selector clearly names it (its text, test id
+   or id nearly equal; or all the selector's words on the candidate and none of the candidate's own
+   identifiers unexplained);
+5. ``hidden`` / ``disabled``: it is visible and enabled (unless the stored element itself was not).
 
 Confidence
 ----------
-``confidence = 1 / (1 + exp(-(A * score + B * margin + C)))``, increasing in both the score and the
-margin to the runner-up. A, B and C are a logistic regression of "the top candidate is the right one"
-fitted on the tuning half of the benchmark corpus (``python -m benchmarks.browser_healing --calibrate``)
-and frozen here; the benchmark prints a reliability table on the held-out half.
+``confidence = 1 / (1 + exp(-(A * score + B * margin + C + D * unconfirmed)))``: the probability that
+the top candidate is the right element, increasing in the score and the margin and much lower when a
+consistency check failed. A, B, C and D are a logistic regression fitted on the development sets
+(``python -m benchmarks.browser_healing --calibrate``) and frozen below; the benchmark prints a
+reliability table for the held-out set.
 
 Speed
 -----
-Cheap features are computed for every candidate; the expensive ones (neighbours, ancestors, class
-tokens, selector words) only while a candidate's optimistic bound can still reach the top ranks
-(branch and bound). The ranking is exactly what scoring every candidate fully would give.
+Identity features (test id, id, text, tag, href, neighbours) are computed for every candidate through
+per-call memo tables (pages repeat values a lot); the others only while a candidate's optimistic bound
+can still reach the top ranks. The ranking is exactly what scoring every candidate fully would give.
 """
 
 from __future__ import annotations
@@ -104,13 +129,20 @@ __all__ = [
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MIN_MARGIN = 0.05
+# Among look-alikes (several candidates with the stored label), the best must share at least this much
+# of the stored neighbour texts (IDF-weighted); otherwise the heal would be a guess by position.
+MIN_CONTEXT = 0.6
+# A candidate whose label differs from the stored one needs this much of the stored surroundings (or an
+# identity attribute) to be trusted: otherwise it is merely an element in a similar place.
+MIN_CONTEXT_RELABELLED = 0.6
 
-# Logistic calibration (see module docstring); fitted on the tuning split of the benchmark corpus.
-CALIBRATION_A = 10.0
-CALIBRATION_B = 20.0
-CALIBRATION_C = -6.0
+# Logistic calibration (see module docstring), fitted on the development sets of the benchmark.
+CALIBRATION_A = 5.32
+CALIBRATION_B = 11.75
+CALIBRATION_C = -2.47
+CALIBRATION_D = -3.88  # added when the best candidate failed a consistency check (unconfirmed)
 
-TOP_K = 4
+TOP_K = 4  # candidates ranked exactly and reported in MatchResult.ranked
 
 W_TEST_ID = 4.0
 W_ID_STABLE = 2.5
@@ -124,11 +156,18 @@ W_TAG = 1.0
 W_ROLE = 1.0
 W_ANCESTORS = 1.0
 W_POSITION = 1.0
-W_BBOX = 1.0
+W_BBOX = 0.7
 W_VISIBLE = 0.5
 W_FRAME = 0.5
 W_SELECTOR = 0.8
 W_SELECTOR_ONLY = 3.0
+W_UNIQUE_LABEL = 1.5
+W_ACTIONABLE = 0.3
+W_SCOPE = 1.5
+W_RECORDS = 1.0
+# Without a reference run the evidence is thin: the best must lead by more.
+SELECTOR_MIN_MARGIN = 0.1
+W_NEIGHBOR_WORDS = 0.6  # share of the neighbours feature given to IDF-weighted words (rest: whole texts)
 
 
 # ------------------------------------------------------------------------------------------- models
@@ -149,6 +188,9 @@ class MatchResult(BaseModel):
     reason: str
     ranked: list[ScoredCandidate] = Field(default_factory=list)
     margin: float = 0.0  # score of the best candidate minus the runner-up's (see "Decision")
+    confirmed: bool = False  # the best candidate passed the consistency checks (see "Decision")
+    rule: str = ""  # "" when healed, else the rule that refused: threshold, ambiguous, unconfirmed,
+    # selector, hidden, disabled, no-candidates, no-evidence
 
 
 # ------------------------------------------------------------------------------------ random ids
@@ -161,6 +203,10 @@ _RANDOM_ID_PATTERNS = [
     re.compile(r"(?=[a-z]*\d)(?=\d*[a-z])[0-9a-z]{6,}$", re.I),  # trailing hash chunk: btn-a8f3k2x
     re.compile(r"(^|[-_:])(?=[^-_:]*[A-Z])(?=[^-_:]*[a-z])(?=[^-_:]*\d)[A-Za-z0-9+/=]{6,}"),  # base64-ish
 ]
+
+
+# The patterns above that never name a record (unlike counters such as "comment-104").
+_GENERATED_ID_PATTERNS = [_RANDOM_ID_PATTERNS[i] for i in (0, 1, 2, 4, 5)]
 
 
 @lru_cache(maxsize=8192)
@@ -190,6 +236,7 @@ _PHRASES: dict[tuple[str, str], str] = {
     ("log", "on"): "signin",
     ("sign", "on"): "signin",
     ("sign", "up"): "signup",
+    ("create", "account"): "signup",
     ("log", "out"): "signout",
     ("sign", "out"): "signout",
     ("log", "off"): "signout",
@@ -274,8 +321,10 @@ _STATE_CLASSES = frozenset(
 
 @lru_cache(maxsize=65536)
 def normalize_text(text: str) -> str:
-    """Lower-case words separated by single spaces; punctuation and symbols dropped."""
-    return " ".join(_NON_WORD.sub(" ", text.lower()).split())
+    """Lower-case words separated by single spaces; punctuation and symbols dropped, unless the text
+    is nothing but symbols (an icon label such as "⋯" or "♡" is a label too)."""
+    words = " ".join(_NON_WORD.sub(" ", text.lower()).split())
+    return words or " ".join(text.split())
 
 
 def _singular(word: str) -> str:
@@ -287,20 +336,26 @@ def _singular(word: str) -> str:
 @lru_cache(maxsize=65536)
 def text_tokens(text: str) -> tuple[str, ...]:
     """Canonical word tokens of a text: phrases and synonyms folded, plurals stripped, stop words out."""
-    words = normalize_text(text).split()
+    words = _fold_phrases(normalize_text(text).split())
+    if len(words) > 1:
+        kept = [w for w in words if w not in _STOP]
+        words = _fold_phrases(kept) if len(kept) < len(words) else kept
+    return tuple(_SYNONYMS.get(w, _singular(w)) for w in words)
+
+
+def _fold_phrases(words: list[str]) -> list[str]:
+    """Two-word phrases with one meaning ("log in", "sign up") become one word."""
     out: list[str] = []
     i = 0
     while i < len(words):
-        if i + 1 < len(words) and (words[i], words[i + 1]) in _PHRASES:
-            out.append(_PHRASES[(words[i], words[i + 1])])
+        pair = (words[i], words[i + 1]) if i + 1 < len(words) else None
+        if pair in _PHRASES:
+            out.append(_PHRASES[pair])
             i += 2
-            continue
-        word = words[i]
-        i += 1
-        if word in _STOP and len(words) > 1:
-            continue
-        out.append(_SYNONYMS.get(word, _singular(word)))
-    return tuple(out)
+        else:
+            out.append(words[i])
+            i += 1
+    return out
 
 
 @lru_cache(maxsize=32768)
@@ -326,7 +381,7 @@ def ident_tokens(ident: str) -> tuple[str, ...]:
 
 
 def _one_edit_apart(a: str, b: str) -> bool:
-    """At most one insertion, deletion or substitution between a and b (both 4+ characters)."""
+    """At most one insertion, deletion, substitution or swap of neighbours between a and b."""
     la, lb = len(a), len(b)
     if abs(la - lb) > 1:
         return False
@@ -336,7 +391,8 @@ def _one_edit_apart(a: str, b: str) -> bool:
     while i < la and a[i] == b[i]:
         i += 1
     if la == lb:
-        return a[i + 1 :] == b[i + 1 :]
+        # one substitution, or two neighbouring letters swapped ("recieve")
+        return a[i + 1 :] == b[i + 1 :] or (a[i + 2 :] == b[i + 2 :] and a[i : i + 2] == b[i : i + 2][::-1])
     return a[i:] == b[i + 1 :]
 
 
@@ -420,12 +476,15 @@ class SelectorHints:
     attributes: dict[str, str] = field(default_factory=dict)
     words: list[str] = field(default_factory=list)
     frame: str = ""
+    scope_texts: list[str] = field(default_factory=list)  # :has-text() of enclosing chain parts
+    scope_words: list[str] = field(default_factory=list)  # ids and classes of enclosing chain parts
+    scope_ids: list[str] = field(default_factory=list)  # ids of enclosing chain parts, as written
 
     def is_empty(self) -> bool:
         return not (
             self.tag or self.id or self.classes or self.test_id or self.role or self.name or self.text
             or self.label or self.placeholder or self.alt or self.title or self.href or self.attributes
-            or self.words
+            or self.words or self.scope_texts or self.scope_words
         )  # fmt: skip
 
     def to_fingerprint(self) -> ElementFingerprint:
@@ -445,6 +504,7 @@ class SelectorHints:
             name=self.attributes.get("name", ""),
             type=self.attributes.get("type", ""),
             attributes={k: v for k, v in self.attributes.items() if k not in ("name", "type")},
+            neighbor_texts=list(self.scope_texts),
             frame=self.frame,
         )
 
@@ -455,9 +515,7 @@ _CSS_ATTR = re.compile(
     r"""\[\s*([\w:-]+)\s*(?:([*^$~|]?=)\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\]\s]*)\s*([is])?\s*)?\]"""
 )
 _CSS_PSEUDO_TEXT = re.compile(r""":(has-text|text|text-is|text-matches)\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")
-_XPATH_EQ = re.compile(
-    r"""(@[\w:-]+|text\(\)|normalize-space\([^)]*\)|\.)\s*=\s*("[^"]*"|'[^']*')"""
-)
+_XPATH_EQ = re.compile(r"""(@[\w:-]+|text\(\)|normalize-space\([^)]*\)|\.)\s*=\s*("[^"]*"|'[^']*')""")
 _XPATH_CONTAINS = re.compile(
     r"""(?:contains|starts-with)\(\s*(@[\w:-]+|text\(\)|normalize-space\([^)]*\)|\.)\s*,\s*("[^"]*"|'[^']*')\s*\)"""
 )
@@ -638,13 +696,17 @@ def _parse_selector_cached(selector: str) -> SelectorHints:
         if re.match(r"^(nth|visible)=", part):
             continue
         target_parts.append(part)
-    # Earlier parts of a chain narrow the scope; only their words are kept, as weak evidence.
+    # Earlier parts of a chain describe where the target is (a row, a card): evidence about its
+    # surroundings and ancestors, not about the target itself.
     for part in target_parts[:-1]:
         scope = SelectorHints()
         _parse_part(part, scope)
-        hints.words.extend(ident_tokens(scope.id))
+        hints.scope_words.extend(ident_tokens(scope.id))
+        if scope.id:
+            hints.scope_ids.append(scope.id)
         for cls in scope.classes:
-            hints.words.extend(ident_tokens(cls))
+            hints.scope_words.extend(ident_tokens(cls))
+        hints.scope_texts.extend(t for t in (scope.text, scope.name, scope.label) if t)
     if target_parts:
         _parse_part(target_parts[-1], hints)
     hints.words.extend(ident_tokens(hints.id))
@@ -655,6 +717,7 @@ def _parse_selector_cached(selector: str) -> SelectorHints:
         if key in ("name", "for") or key.startswith(("data-", "aria-")):
             hints.words.extend(ident_tokens(value))
     hints.words = list(dict.fromkeys(w for w in hints.words if w))
+    hints.scope_words = list(dict.fromkeys(w for w in hints.scope_words if w))
     return hints
 
 
@@ -666,7 +729,8 @@ def parse_selector(selector: str) -> SelectorHints:
         return SelectorHints()
     return SelectorHints(
         **{**cached.__dict__, "classes": list(cached.classes), "attributes": dict(cached.attributes),
-           "words": list(cached.words)}
+           "words": list(cached.words), "scope_texts": list(cached.scope_texts),
+           "scope_words": list(cached.scope_words), "scope_ids": list(cached.scope_ids)}
     )  # fmt: skip
 
 
@@ -683,6 +747,12 @@ _TAG_GROUPS: list[tuple[frozenset[str], float]] = [
     (frozenset({"span", "label", "strong", "b", "em", "i", "small"}), 0.5),
     (frozenset({"img", "svg", "picture"}), 0.6),
 ]
+_ACTIONABLE_ROLES = frozenset(
+    {"button", "link", "textbox", "searchbox", "combobox", "listbox", "checkbox", "radio", "switch", "slider",
+     "spinbutton", "tab", "menuitem", "menuitemcheckbox", "menuitemradio", "option", "treeitem"}
+)  # fmt: skip
+_ACTIONABLE_TAGS = frozenset({"a", "button", "input", "select", "textarea", "summary"})
+_FORM_CONTROLS = frozenset({"input", "select", "textarea", "meter", "progress", "output"})
 _ROLE_GROUPS: list[frozenset[str]] = [
     frozenset({"textbox", "searchbox", "combobox"}),
     frozenset({"button", "link", "menuitem", "tab"}),
@@ -732,6 +802,14 @@ def _attr_map(fp: ElementFingerprint) -> dict[str, str]:
     return out
 
 
+_DIGITS = re.compile(r"\d+")
+
+
+def _other_record(path: str, other: str) -> bool:
+    """The same route with other numbers: ``/users/3`` and ``/users/7``."""
+    return path != other and _DIGITS.sub("0", path) == _DIGITS.sub("0", other)
+
+
 def _href_key(href: str) -> tuple[str, tuple[str, ...]]:
     """An href without scheme and host, plus its path words."""
     value = re.sub(r"^[a-z]+://[^/]+", "", href.strip(), flags=re.I)
@@ -767,9 +845,22 @@ class _Query:
     center: tuple[float, float] | None
     size: tuple[float, float] | None
     words: list[tuple[str, float]]
+    hints: SelectorHints | None = None
+    scope_words: frozenset[str] = frozenset()
+    record_ids: frozenset[str] = frozenset()
     weights: dict[str, float] = field(default_factory=dict)
-    cheap_total: float = 0.0
-    total: float = 0.0
+
+
+def _ancestor_ids(ancestors: Sequence[str]) -> frozenset[str]:
+    """Ids of the ancestors (``li#comment-104.comment`` -> ``comment-104``) that name a record or a
+    region: generated ids are left out, numbered ones kept (they name the record shown)."""
+    out = set()
+    for summary in ancestors:
+        if "#" in summary and summary != "#shadow-root":
+            ident = summary.split("#", 1)[1].split(".", 1)[0]
+            if ident and not any(p.search(ident) for p in _GENERATED_ID_PATTERNS):
+                out.add(ident)
+    return frozenset(out)
 
 
 def _neighbor_tokens(texts: Sequence[str]) -> frozenset[str]:
@@ -815,6 +906,9 @@ def _build_query(stored: ElementFingerprint, from_selector: bool, hints: Selecto
         center=(box[0] + box[2] / 2, box[1] + box[3] / 2) if box else None,
         size=(box[2], box[3]) if box else None,
         words=words,
+        hints=hints,
+        scope_words=frozenset(hints.scope_words) if hints and from_selector else frozenset(),
+        record_ids=_ancestor_ids(stored.ancestors),
     )
     w: dict[str, float] = {}
     # When the fingerprint comes from the failed selector, its id / test id / classes are exactly what
@@ -841,8 +935,6 @@ def _build_query(stored: ElementFingerprint, from_selector: bool, hints: Selecto
     w["visible"] = W_VISIBLE
     if not from_selector or q.fp.frame:
         w["frame"] = W_FRAME
-    q.cheap_total = sum(w.values())
-    # Expensive features: computed only for candidates that can still reach the top ranks.
     if q.classes:
         w["classes"] = W_CLASSES * identity
     if q.neighbor_tokens:
@@ -851,8 +943,15 @@ def _build_query(stored: ElementFingerprint, from_selector: bool, hints: Selecto
         w["ancestors"] = W_ANCESTORS
     if words:
         w["selector"] = W_SELECTOR_ONLY if from_selector else W_SELECTOR
+    if q.scope_words:
+        w["scope"] = W_SCOPE
+    if q.record_ids:
+        w["records"] = W_RECORDS
+    if from_selector and not q.tag and not q.role:
+        # Selectors are written for elements an agent acts on: without a tag or role in the selector,
+        # prefer links, buttons and form controls over the containers around them.
+        w["actionable"] = W_ACTIONABLE
     q.weights = w
-    q.total = sum(w.values())
     return q
 
 
@@ -914,8 +1013,13 @@ def _candidate_words(c: ElementFingerprint) -> set[str]:
 
 
 class _Scorer:
-    """Scores candidates against one query. Per-call memo tables make repeated values (the same
-    text, classes or ancestors on many elements of a page) cost one dict lookup."""
+    """Scores the candidates of one page against one query.
+
+    Identity features are computed for every candidate up front, one array per feature; per-call memo
+    tables make repeated values (the same text, classes or ancestors on many elements) cost one dict
+    lookup. The arrays also tell whether the stored element is one of a crowd of look-alikes and
+    whether its identity attributes are shared. The other features are lazy (see :func:`_rank`).
+    """
 
     def __init__(self, q: _Query, candidates: Sequence[ElementFingerprint]) -> None:
         self.q = q
@@ -925,23 +1029,73 @@ class _Scorer:
         self._attrs: dict[tuple[object, ...], float] = {}
         self._classes: dict[tuple[str, ...], float] = {}
         self._ancestors: dict[tuple[str, ...], float] = {}
-        self._neighbor_sets: dict[tuple[str, ...], frozenset[str]] = {}
-        self._idf: dict[str, float] = {}
-        self._idf_total = 0.0
-        w = q.weights
-        cheap = [
-            ("test_id", self.test_id), ("id", self.id), ("text", self.text), ("attributes", self.attributes),
-            ("href", self.href), ("tag", self.tag), ("role", self.role), ("position", self.position),
-            ("bbox", self.bbox), ("visible", self.visible), ("frame", self.frame),
+        self._scopes: dict[tuple[str, ...], float] = {}
+        self._records: dict[tuple[str, ...], float] = {}
+        # Identity features, computed for every candidate (memo lookups, mostly). The rest is lazy.
+        bulk = [("test_id", self.test_id), ("id", self.id), ("text", self.text), ("tag", self.tag), ("href", self.href)]
+        lazy = [
+            ("attributes", self.attributes), ("role", self.role), ("position", self.position),
+            ("bbox", self.bbox), ("visible", self.visible), ("frame", self.frame), ("classes", self.classes),
+            ("ancestors", self.ancestors), ("selector", self.selector), ("actionable", self.actionable),
+            ("scope", self.scope), ("records", self.records),
         ]  # fmt: skip
-        expensive = [
-            ("classes", self.classes), ("neighbors", self.neighbors), ("ancestors", self.ancestors),
-            ("selector", self.selector),
-        ]  # fmt: skip
-        self.cheap = [(name, w[name], fn) for name, fn in cheap if name in w]
-        self.expensive = [(name, w[name], fn) for name, fn in expensive if name in w]
-        if "neighbors" in w:
-            self._prepare_idf()
+        self.weights = dict(q.weights)
+        self.values: dict[str, list[float]] = {
+            name: [fn(c) for c in candidates] for name, fn in bulk if name in self.weights
+        }
+        if "neighbors" in self.weights:
+            self.values["neighbors"] = self._neighbor_values()
+        # Identity attributes vouch for a candidate only if no other candidate shares them.
+        self.shared: dict[str, bool] = {
+            name: sum(1 for v in self.values[name] if v >= 0.9) > 1
+            for name in ("test_id", "id", "href")
+            if name in self.values
+        }
+        self.shared["name"] = bool(q.fp.name) and sum(1 for c in candidates if c.name == q.fp.name) > 1
+        self.crowd, unique = self._count_look_alikes()
+        if self.crowd >= 2 and "neighbors" in self.weights:
+            # Among look-alikes only the surroundings tell which one is meant: they weigh more.
+            self.weights["neighbors"] *= min(3.0, 1.0 + math.log(self.crowd))
+        if unique is not None:
+            # A label that only one element of this kind carries identifies it well.
+            self.weights["unique_label"] = W_UNIQUE_LABEL
+            self.values["unique_label"] = [1.0 if i == unique else 0.0 for i in range(len(candidates))]
+        self.lazy = [(name, self.weights[name], fn) for name, fn in lazy if name in self.weights]
+        self.total = sum(self.weights.values())
+        self.lazy_total = sum(weight for _, weight, _ in self.lazy)
+        cheap = [0.0] * len(candidates)
+        for name, values in self.values.items():
+            weight = self.weights[name]
+            cheap = [a + weight * b for a, b in zip(cheap, values, strict=True)]
+        self.cheap = cheap
+
+    def _count_look_alikes(self) -> tuple[int, int | None]:
+        """Candidates that carry the stored label and are the same kind of element (same role or tag),
+        visible if the stored element was: the crowd the target must be told apart from. Also the index
+        of the only candidate of that kind with exactly the stored label, if there is exactly one."""
+        texts = self.values.get("text")
+        if texts is None:
+            return 0, None
+        q = self.q
+        crowd = 0
+        exact: list[int] = []
+        for i, (value, c) in enumerate(zip(texts, self.candidates, strict=True)):
+            if value < 0.9 or (q.fp.visible and not c.visible):
+                continue
+            if (q.role and c.role == q.role) or c.tag == q.tag or not (q.role or q.tag):
+                crowd += 1
+                if value >= 0.99:
+                    exact.append(i)
+        return crowd, exact[0] if len(exact) == 1 else None
+
+    def full_score(self, i: int) -> float:
+        c = self.candidates[i]
+        return (self.cheap[i] + sum(weight * fn(c) for _, weight, fn in self.lazy)) / self.total
+
+    def evidence(self, i: int) -> dict[str, float]:
+        out = {name: values[i] for name, values in self.values.items()}
+        out.update((name, fn(self.candidates[i])) for name, _, fn in self.lazy)
+        return out
 
     # -- cheap features -------------------------------------------------------------------------
 
@@ -968,10 +1122,22 @@ class _Scorer:
         key = (c.accessible_name, c.text, c.value)
         value = self._labels.get(key)
         if value is None:
-            cand = [t for t in (c.accessible_name, c.text) if t] or ([c.value] if c.value else [])
-            value = max((text_similarity(a, b) for a in self.q.labels for b in cand), default=0.0)
-            self._labels[key] = value
+            value = self._labels[key] = self._text(c)
         return value
+
+    def _text(self, c: ElementFingerprint) -> float:
+        """Accessible name against accessible name, visible text against visible text, averaged when
+        both exist: "Like comment by Ann" and "Like comment by Bob" share their text, not their name."""
+        q = self.q.fp
+        pairs = []
+        if q.accessible_name and c.accessible_name:
+            pairs.append(text_similarity(q.accessible_name, c.accessible_name))
+        if q.text and c.text:
+            pairs.append(text_similarity(q.text, c.text))
+        if pairs:
+            return sum(pairs) / len(pairs)
+        cand = [t for t in (c.accessible_name, c.text, c.value) if t]
+        return max((text_similarity(a, b) for a in self.q.labels for b in cand), default=0.0)
 
     def attributes(self, c: ElementFingerprint) -> float:
         key = (c.name, c.type, c.placeholder, c.aria_label, c.alt, c.title, c.value, *c.attributes.items())
@@ -1008,7 +1174,12 @@ class _Scorer:
         value = self._idents.get(key)
         if value is None:
             path, words = _href_key(c.href)
-            value = 1.0 if path == q.href[0] else 0.8 * token_similarity(q.href[1], words)
+            if path == q.href[0]:
+                value = 1.0
+            elif _other_record(q.href[0], path):
+                value = 0.1  # same route, another record: /users/3 is not /users/7
+            else:
+                value = 0.8 * token_similarity(q.href[1], words)
             self._idents[key] = value
         return value
 
@@ -1039,7 +1210,7 @@ class _Scorer:
     def frame(self, c: ElementFingerprint) -> float:
         return 1.0 if c.frame == self.q.fp.frame else 0.0
 
-    # -- expensive features ---------------------------------------------------------------------
+    # -- structure and surroundings ------------------------------------------------------------
 
     def classes(self, c: ElementFingerprint) -> float:
         key = tuple(c.classes)
@@ -1058,31 +1229,51 @@ class _Scorer:
             self._classes[key] = value
         return value
 
-    def _neighbor_set(self, c: ElementFingerprint) -> frozenset[str]:
-        key = tuple(c.neighbor_texts)
-        tokens = self._neighbor_sets.get(key)
-        if tokens is None:
-            tokens = self._neighbor_sets[key] = _neighbor_tokens(key)
-        return tokens
+    def _neighbor_values(self) -> list[float]:
+        """IDF-weighted share of the stored neighbour words found around each candidate.
 
-    def _prepare_idf(self) -> None:
-        """Inverse document frequency of the stored neighbour words among the candidates' neighbours:
-        words around every element of the page ("Edit", "Delete", a table heading) weigh little,
-        words around few ("Alice Nguyen") weigh a lot. Look-alikes differ exactly in those."""
+        Inverse document frequency is taken over the candidates' neighbour words: words around every
+        element of the page ("Edit", "Delete", a table heading) weigh little, words around few
+        ("Alice Nguyen") weigh a lot, and look-alikes differ exactly in those.
+        """
         stored = self.q.neighbor_tokens
+        per_text: dict[str, frozenset[str]] = {}
+        hits: list[frozenset[str]] = []
         df = dict.fromkeys(stored, 0)
         for c in self.candidates:
-            for tok in self._neighbor_set(c) & stored:
+            found: frozenset[str] = frozenset()
+            for text in c.neighbor_texts:
+                words = per_text.get(text)
+                if words is None:
+                    words = per_text[text] = frozenset(text_tokens(text)) & stored
+                if words:
+                    found = found | words
+            hits.append(found)
+            for tok in found:
                 df[tok] += 1
         n = len(self.candidates)
-        self._idf = {tok: math.log(1.0 + n / (1.0 + count)) for tok, count in df.items()}
-        self._idf_total = sum(self._idf.values())
-
-    def neighbors(self, c: ElementFingerprint) -> float:
-        if self._idf_total <= 0:
-            return 0.0
-        shared = self._neighbor_set(c) & self.q.neighbor_tokens
-        return sum(self._idf[t] for t in shared) / self._idf_total
+        # Squared: template words shared by many records must not outvote the one name that differs.
+        idf = {tok: math.log((n + 1.0) / (count + 1.0)) ** 2 for tok, count in df.items()}
+        total = sum(idf.values())
+        if total <= 0:
+            return [0.0] * n
+        # Word for word agreement of whole texts counts too: it is what a reordering of the page or a
+        # single volatile heading leaves intact, and it does not hinge on one rare word.
+        stored_texts = [normalize_text(t) for t in self.q.fp.neighbor_texts]
+        exact_by_texts: dict[tuple[str, ...], float] = {}
+        by_set: dict[frozenset[str], float] = {}
+        out: list[float] = []
+        for found, c in zip(hits, self.candidates, strict=True):
+            value = by_set.get(found)
+            if value is None:
+                value = by_set[found] = sum(idf[t] for t in found) / total
+            key = tuple(c.neighbor_texts)
+            exact = exact_by_texts.get(key)
+            if exact is None:
+                around = {normalize_text(t) for t in key}
+                exact = exact_by_texts[key] = sum(1 for t in stored_texts if t in around) / len(stored_texts)
+            out.append(W_NEIGHBOR_WORDS * value + (1.0 - W_NEIGHBOR_WORDS) * exact)
+        return out
 
     def ancestors(self, c: ElementFingerprint) -> float:
         key = tuple(c.ancestors)
@@ -1099,6 +1290,30 @@ class _Scorer:
             self._ancestors[key] = value
         return value
 
+    def records(self, c: ElementFingerprint) -> float:
+        """Share of the stored element's ancestor ids that the candidate's ancestors carry too."""
+        key = tuple(c.ancestors)
+        value = self._records.get(key)
+        if value is None:
+            value = self._records[key] = len(self.q.record_ids & _ancestor_ids(key)) / len(self.q.record_ids)
+        return value
+
+    def scope(self, c: ElementFingerprint) -> float:
+        """Share of the words of the selector's enclosing parts (``#product-9 >> ...``) found in the
+        ids and classes of the candidate's ancestors."""
+        key = tuple(c.ancestors)
+        value = self._scopes.get(key)
+        if value is None:
+            found: set[str] = set()
+            for summary in key:
+                for part in re.split(r"[#.]", summary)[1:]:
+                    found.update(ident_tokens(part))
+            value = self._scopes[key] = len(self.q.scope_words & found) / len(self.q.scope_words)
+        return value
+
+    def actionable(self, c: ElementFingerprint) -> float:
+        return 1.0 if c.role in _ACTIONABLE_ROLES or c.tag in _ACTIONABLE_TAGS else 0.0
+
     def selector(self, c: ElementFingerprint) -> float:
         bag = _candidate_words(c)
         total = 0.0
@@ -1111,24 +1326,15 @@ class _Scorer:
                 got += 0.7 * weight
         return got / total if total else 0.0
 
-    # -- scores ---------------------------------------------------------------------------------
-
-    def cheap_score(self, c: ElementFingerprint) -> float:
-        return sum(weight * fn(c) for _, weight, fn in self.cheap)
-
-    def expensive_score(self, c: ElementFingerprint) -> float:
-        return sum(weight * fn(c) for _, weight, fn in self.expensive)
-
-    def evidence(self, c: ElementFingerprint) -> dict[str, float]:
-        return {name: fn(c) for name, _, fn in self.cheap + self.expensive}
-
 
 # ------------------------------------------------------------------------------------- ranking
 
 
-def confidence_of(score: float, margin: float) -> float:
+def confidence_of(score: float, margin: float, *, confirmed: bool = True) -> float:
     """Calibrated probability that the top candidate is the right element (see module docstring)."""
     z = CALIBRATION_A * score + CALIBRATION_B * margin + CALIBRATION_C
+    if not confirmed:
+        z += CALIBRATION_D
     if z < -40:
         return 0.0
     return 1.0 / (1.0 + math.exp(-z))
@@ -1161,29 +1367,28 @@ class _Ranked:
 
 
 def _rank(scorer: _Scorer, top_k: int) -> list[_Ranked]:
-    """The exact ``top_k`` by full score. Every candidate gets the cheap features; the expensive ones
-    only while ``(cheap + all expensive weight) / total`` can still beat the k-th best full score."""
-    q = scorer.q
-    candidates = scorer.candidates
-    total = q.total
-    if total <= 0 or not candidates:
+    """The exact ``top_k`` by full score. Lazy features are computed only while
+    ``(cheap + all lazy weight) / total`` can still beat the k-th best full score."""
+    total = scorer.total
+    n = len(scorer.candidates)
+    if total <= 0 or n == 0:
         return []
-    bound_extra = total - q.cheap_total
-    cheap = [scorer.cheap_score(c) for c in candidates]
-    order = sorted(range(len(candidates)), key=cheap.__getitem__, reverse=True)
-    best: list[tuple[float, int]] = []  # (score, index), kept sorted best first, at most top_k
+    cheap = scorer.cheap
+    extra = scorer.lazy_total
+    order = sorted(range(n), key=cheap.__getitem__, reverse=True)
+    best: list[tuple[float, int]] = []  # (score, index), best first, at most top_k
     floor = -1.0
     for i in order:
-        if (cheap[i] + bound_extra) / total < floor:
+        if (cheap[i] + extra) / total < floor:
             break
-        score = (cheap[i] + scorer.expensive_score(candidates[i])) / total
+        score = scorer.full_score(i)
         if len(best) < top_k or score > floor:
             best.append((score, i))
             best.sort(key=lambda item: (-item[0], item[1]))
             del best[top_k:]
             if len(best) == top_k:
                 floor = best[-1][0]
-    return [_Ranked(i, score, scorer.evidence(candidates[i])) for score, i in best]
+    return [_Ranked(i, score, scorer.evidence(i)) for score, i in best]
 
 
 def score_candidates(
@@ -1237,6 +1442,137 @@ def _evidence_words(ev: dict[str, float]) -> str:
     return "; ".join(parts) or "weak evidence only"
 
 
+def _anchored(scorer: _Scorer, c: ElementFingerprint, ev: dict[str, float]) -> bool:
+    """An identity attribute vouches for the candidate: test id, hand-written id, link target or form
+    field name (nearly) equal to the stored one, and carried by no other candidate."""
+    q = scorer.q
+    shared = scorer.shared
+    if ev.get("test_id", 0.0) >= 0.9 and not shared.get("test_id"):
+        return True
+    if ev.get("href", 0.0) >= 0.9 and not shared.get("href"):
+        return True
+    if ev.get("id", 0.0) >= 0.9 and not q.id_random and not shared.get("id"):
+        return True
+    return bool(q.fp.name) and q.fp.name == c.name and not shared.get("name")
+
+
+def _same_surroundings(stored: ElementFingerprint, candidate: ElementFingerprint) -> float:
+    """Share of the stored neighbour texts found word for word around the candidate."""
+    if not stored.neighbor_texts:
+        return 0.0
+    around = {normalize_text(t) for t in candidate.neighbor_texts}
+    return sum(1 for t in stored.neighbor_texts if normalize_text(t) in around) / len(stored.neighbor_texts)
+
+
+def _veto(scorer: _Scorer, top: _Ranked, candidate: ElementFingerprint) -> str:
+    """Why the best candidate must not be taken although it scores well, or "" (see "Decision")."""
+    q = scorer.q
+    ev = top.evidence
+    if _anchored(scorer, candidate, ev):
+        return ""
+    context = ev.get("neighbors")
+    if scorer.crowd >= 2 and ev.get("text", 0.0) >= 0.9 and context is not None and context < MIN_CONTEXT:
+        return f"{scorer.crowd} elements carry the target's label and none sits in its surroundings"
+    if q.from_selector:
+        return ""  # the rules below compare with a full fingerprint; see _selector_gate instead
+    if q.href is not None and candidate.href and _other_record(q.href[0], _href_key(candidate.href)[0]):
+        return "it links to another record (same route, other id)"
+    if ev.get("records", 1.0) < 1.0:
+        missing = q.record_ids - _ancestor_ids(candidate.ancestors)
+        present = {i for c in scorer.candidates for i in _ancestor_ids(c.ancestors) if i in missing}
+        if present:
+            return f"the target's container #{sorted(present)[0]} is still on the page, and it is not in there"
+    if "text" in ev and ev["text"] < 0.9:
+        own = normalize_text(candidate.accessible_name or candidate.text)
+        if own and own in {normalize_text(t) for t in q.fp.neighbor_texts}:
+            return "it was one of the target's neighbours"
+        # The less the label agrees, the more of the surroundings must, word for word.
+        needed = MIN_CONTEXT_RELABELLED + (1.0 - MIN_CONTEXT_RELABELLED) * 0.75 * (1.0 - ev["text"] / 0.9)
+        if context is None or context < needed or _same_surroundings(q.fp, candidate) < 0.5:
+            return "its label changed, and neither an identity attribute nor its surroundings confirm it"
+        if ev.get("text", 0.0) < 0.5 and candidate.tag != q.tag:
+            return f"its label and its kind changed ({candidate.tag}, not {q.tag})"
+    if ev.get("tag", 1.0) == 0.0 and ev.get("role", 1.0) == 0.0:
+        return f"it is a different kind of element ({candidate.tag}, not {q.tag})"
+    return ""
+
+
+def _label_covered(q: _Query, c: ElementFingerprint) -> float:
+    """Share of the candidate's label words that the failed selector's words account for."""
+    label = text_tokens(c.accessible_name or c.text)
+    if not label:
+        return 1.0
+    words = {w for w, _ in q.words}
+    covered = sum(1 for t in label if t in words or any(_tokens_close(t, w) for w in words))
+    return covered / len(label)
+
+
+def _identifiers_covered(q: _Query, c: ElementFingerprint) -> float:
+    """Share of the candidate's identifier words (hand-written id, test id, name) that the failed
+    selector's words account for: ``#su-password`` does not describe ``#su-password_confirm``."""
+    idents = set(ident_tokens(c.test_id)) | set(ident_tokens(c.name))
+    if c.id and not is_random_id(c.id):
+        idents.update(ident_tokens(c.id))
+    if not idents:
+        return 1.0
+    words = {w for w, _ in q.words}
+    return sum(1 for t in idents if t in words) / len(idents)
+
+
+def _says_all_of(q: _Query, c: ElementFingerprint) -> bool:
+    """Every word of the selector's label is in the candidate's: "Save Rattan basket" is not the
+    "Rattan basket" link (the selector named an action on it)."""
+    wanted = set(text_tokens(" ".join(q.labels)))
+    have = set(text_tokens(f"{c.accessible_name} {c.text}"))
+    return bool(wanted) and all(w in have or any(_tokens_close(w, h) for h in have) for w in wanted)
+
+
+def _hinted_attributes(hints: SelectorHints, c: ElementFingerprint) -> float:
+    """Worst agreement between the attribute values the selector names and the candidate's (0 if none)."""
+    named = {"placeholder": hints.placeholder, "alt": hints.alt, "title": hints.title, **hints.attributes}
+    named = {k: v for k, v in named.items() if v}
+    if not named:
+        return 0.0
+    have = {**c.attributes, "placeholder": c.placeholder, "alt": c.alt, "title": c.title, "name": c.name,
+            "type": c.type, "value": c.value}  # fmt: skip
+    return min(1.0 if have.get(k) == v else text_similarity(v, have.get(k) or "") for k, v in named.items())
+
+
+def _selector_gate(
+    q: _Query, top: _Ranked, candidate: ElementFingerprint, margin: float, candidates: Sequence[ElementFingerprint]
+) -> str:
+    """Without a reference run, heal only when what the selector says clearly names the candidate."""
+    hints = q.hints
+    if hints is None:
+        return "no selector"
+    ev = top.evidence
+    if hints.tag and _tag_similarity(hints.tag, candidate.tag) < 0.5:
+        return f"the selector asks for <{hints.tag}>, the best candidate is <{candidate.tag}>"
+    if hints.role and _role_similarity(hints.role, candidate.role) < 0.6:
+        return f"the selector asks for role {hints.role}, the best candidate is {candidate.role or 'without role'}"
+    labelled = candidate.tag in _FORM_CONTROLS or candidate.aria_label or "aria-labelledby" in candidate.attributes
+    if hints.label and not labelled:
+        return f"the selector asks for a labelled control, the best candidate is <{candidate.tag}>"
+    scope = set(hints.scope_ids)
+    outside = bool(scope) and not scope & _ancestor_ids(candidate.ancestors)
+    if outside and any(scope & _ancestor_ids(c.ancestors) for c in candidates):
+        return f"the selector looks inside #{hints.scope_ids[0]}, which is still there; the best candidate is not"
+    if margin < SELECTOR_MIN_MARGIN:
+        return f"without a reference run a lead of {SELECTOR_MIN_MARGIN:.2f} is needed, this one has {margin:.2f}"
+    if ev.get("text", 0.0) >= 0.9 or ev.get("test_id", 0.0) >= 0.9 or ev.get("id", 0.0) >= 0.9:
+        return ""
+    clear_lead = margin >= 2 * SELECTOR_MIN_MARGIN
+    if ev.get("text", 0.0) >= 0.6 and clear_lead and _says_all_of(q, candidate):
+        return ""  # a longer label ("Email" -> "Email address"), far ahead of anything else
+    if _hinted_attributes(hints, candidate) >= (0.6 if clear_lead else 0.99):
+        return ""
+    # Every word of the selector is on the candidate and none of its own identifiers says otherwise.
+    words_fit = ev.get("selector", 0.0) >= 0.8 and _identifiers_covered(q, candidate) >= 0.99
+    if words_fit and (_label_covered(q, candidate) >= 0.6 or margin >= 2 * SELECTOR_MIN_MARGIN):
+        return ""
+    return "what the failed selector says does not clearly name it"
+
+
 def _runner_up(ranked: list[_Ranked], candidates: Sequence[ElementFingerprint]) -> _Ranked | None:
     top = candidates[ranked[0].index]
     return next((r for r in ranked[1:] if not _same_meaning(top, candidates[r.index])), None)
@@ -1256,13 +1592,17 @@ def match_element(
     """
     query = _make_query(stored, failed_selector)
     if query is None:
-        return MatchResult(healed=False, reason="nothing to match on: no stored fingerprint and no usable selector")
+        return MatchResult(
+            healed=False, rule="no-evidence", reason="nothing to match on: no stored fingerprint and no usable selector"
+        )
     if not candidates:
-        return MatchResult(healed=False, reason="the page has no candidate elements")
+        return MatchResult(healed=False, rule="no-candidates", reason="the page has no candidate elements")
     scorer = _Scorer(query, candidates)
     ranked = _rank(scorer, TOP_K)
     if not ranked:
-        return MatchResult(healed=False, reason="nothing to compare: the fingerprint has no usable fields")
+        return MatchResult(
+            healed=False, rule="no-evidence", reason="nothing to compare: the fingerprint has no usable fields"
+        )
     runner = _runner_up(ranked, candidates)
     if runner is None and len(ranked) == TOP_K:
         # Every near candidate is nested in the best one: look further for a real runner-up.
@@ -1275,7 +1615,8 @@ def match_element(
     top_fp = candidates[top.index]
     runner_score = runner.score if runner else 0.0
     margin = top.score - runner_score
-    confidence = confidence_of(top.score, margin)
+    veto = _veto(scorer, top, top_fp)
+    confidence = confidence_of(top.score, margin, confirmed=not veto)
     scored = [
         ScoredCandidate(
             index=r.index,
@@ -1288,21 +1629,28 @@ def match_element(
     ]
     described = f"{top_fp.summary()} (score {top.score:.2f}"
     described += f", next best {runner_score:.2f} {candidates[runner.index].summary()})" if runner else ")"
-    refusal = ""
+    rule, refusal = "", ""
     if top.score < threshold:
+        rule = "threshold"
         refusal = f"no candidate is similar enough: best is {described}, below the threshold {threshold:.2f}"
     elif margin < min_margin:
+        rule = "ambiguous"
         refusal = f"ambiguous: two candidates are about as similar: {described}; margin {margin:.2f}"
+    elif veto:
+        rule = "unconfirmed"
+        refusal = f"the best candidate is unconfirmed: {veto}: {described}"
+    elif query.from_selector and (gate := _selector_gate(query, top, top_fp, margin, candidates)):
+        rule = "selector"
+        refusal = f"not healed from the selector alone: {gate}: {described}"
     elif not top_fp.visible and (query.from_selector or query.fp.visible):
+        rule = "hidden"
         refusal = f"the best candidate is hidden: {described}"
     elif not top_fp.enabled and (query.from_selector or query.fp.enabled):
+        rule = "disabled"
         refusal = f"the best candidate is disabled: {described}"
+    common = {"confidence": round(confidence, 4), "ranked": scored, "margin": margin, "confirmed": not veto}
     if refusal:
-        return MatchResult(
-            healed=False, index=None, confidence=round(confidence, 4), reason=refusal, ranked=scored, margin=margin
-        )
+        return MatchResult(healed=False, index=None, reason=refusal, rule=rule, **common)
     source = "the failed selector" if query.from_selector else "the stored fingerprint"
     reason = f"matched {described} against {source}: {_evidence_words(top.evidence)}"
-    return MatchResult(
-        healed=True, index=top.index, confidence=round(confidence, 4), reason=reason, ranked=scored, margin=margin
-    )
+    return MatchResult(healed=True, index=top.index, reason=reason, **common)

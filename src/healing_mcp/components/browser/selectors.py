@@ -172,13 +172,13 @@ def _scoped_specs(fp: ElementFingerprint, primary: list[_Spec]) -> list[_Spec]:
     for summary in fp.ancestors[:6]:
         if summary == "#shadow-root":
             continue
-        tag, element_id, _ = _parse_ancestor(summary)
+        _, element_id, _ = _parse_ancestor(summary)
         if not element_id or is_random_id(element_id):
             continue
         scope = f"#{css_escape(element_id)}"
         for spec in primary:
-            if spec.strategy in ("id", "test_id") and len(specs) >= 1:
-                continue
+            if spec.strategy in ("id", "test_id"):
+                continue  # unique on the page already: a scope adds nothing
             specs.append(
                 _Spec(
                     f"scoped {spec.strategy}",

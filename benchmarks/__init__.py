@@ -1,0 +1,1 @@
+"""Benchmarks for healing-mcp (run one with ``python -m benchmarks.<name>``)."""
