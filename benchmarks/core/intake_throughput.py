@@ -32,6 +32,7 @@ import anyio
 
 from benchmarks.core.common import Results, Row, log, median, ratio
 from benchmarks.core.eventgen import GeneratedLine, generate, templates
+from healing_mcp.components.base import DefaultSensor
 from healing_mcp.components.registry import Registry
 from healing_mcp.core.intake import Intake
 from healing_mcp.core.signatures import compute_signature, reset_caches
@@ -181,7 +182,7 @@ def _drain3_from_files(files: Sequence[Path]) -> tuple[float, int]:
 def stage_costs(lines: Sequence[GeneratedLine], sample: int = 20_000) -> dict[str, float]:
     """CPU microseconds per event of each intake stage, measured one stage at a time on a sample."""
     from healing_mcp.core.intake import Grouper
-    from healing_mcp.models import Event
+    from healing_mcp.models import Event, Observation
 
     raws = [line.line.encode() for line in lines[:sample]]
     registry = Registry()
@@ -200,8 +201,12 @@ def stage_costs(lines: Sequence[GeneratedLine], sample: int = 20_000) -> dict[st
                 parsed.append(Event.model_validate_json(raw))
 
     out = {"parse_and_validate": cpu_us(parse)}
-    observations = [registry.observe(event) for event in parsed]
-    out["sensor"] = cpu_us(lambda: [registry.observe(event) for event in parsed])
+    def observe(event: Event) -> Observation | None:
+        component = registry.get(event.component)
+        return (component.sensor if component else DefaultSensor(event.component)).observe(event)
+
+    observations = [observe(event) for event in parsed]
+    out["sensor"] = cpu_us(lambda: [observe(event) for event in parsed])
     reset_caches()
     out["signature"] = cpu_us(
         lambda: [

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
-from healing_mcp.components.base import Component, DefaultSensor
+from healing_mcp.components.base import Component
 from healing_mcp.logs import get_logger
-from healing_mcp.models import Event, Observation
 
 if TYPE_CHECKING:
     from healing_mcp.config import Settings
@@ -57,7 +56,6 @@ def import_object(path: str) -> Any:
 class Registry:
     components: dict[str, Component] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
-    _fallback: dict[str, DefaultSensor] = field(default_factory=dict)
 
     def register(self, component: Component) -> None:
         self.components[component.name] = component
@@ -73,17 +71,6 @@ class Registry:
     @property
     def names(self) -> list[str]:
         return sorted(set(self.components) | set(self.failures))
-
-    def observe(self, event: Event) -> Observation | None:
-        """Route an event to its component's sensor. Unknown components still get their issues
-        (grouped by the default sensor), so nothing a user reports is silently dropped."""
-        component = self.components.get(event.component)
-        if component is None:
-            sensor = self._fallback.get(event.component)
-            if sensor is None:
-                sensor = self._fallback[event.component] = DefaultSensor(event.component)
-            return sensor.observe(event)
-        return component.sensor.observe(event)
 
     async def aclose(self) -> None:
         for component in self.components.values():
