@@ -201,6 +201,7 @@ def stage_costs(lines: Sequence[GeneratedLine], sample: int = 20_000) -> dict[st
                 parsed.append(Event.model_validate_json(raw))
 
     out = {"parse_and_validate": cpu_us(parse)}
+
     def observe(event: Event) -> Observation | None:
         component = registry.get(event.component)
         return (component.sensor if component else DefaultSensor(event.component)).observe(event)
