@@ -23,7 +23,7 @@ from benchmarks.browser_healing import mutations
 from benchmarks.browser_healing.dom import Node, ancestors, assign_keys, count_elements, find, frames_of, render
 from benchmarks.browser_healing.pages import PAGES
 
-SEEDS = {"dev": 20261125, "dev2": 9053, "dev3": 4417, "holdout": 61}
+SEEDS = {"dev": 20261125, "dev2": 9053, "dev3": 4417, "holdout": 61, "dev4": 7321, "dev5": 118}
 CORPUS_VERSION = "1"
 TARGETS_PER_PAGE = {"admin": 12}
 DEFAULT_TARGETS = 9

@@ -56,6 +56,7 @@ async def test_fingerprint_fields_of_a_button(page: Any, pages: Any) -> None:
     assert fp.accessible_name == "Sign in"
     assert fp.text == "Sign in"
     assert fp.test_id == "login"
+    assert fp.test_id_attribute == "data-testid"
     assert "data-testid" not in fp.attributes
     assert fp.xpath == "/html/body/form/button[1]"
     assert fp.index_path[0] == 1  # body is the second child of <html>
@@ -75,6 +76,8 @@ async def test_accessible_names_roles_and_attributes(page: Any, pages: Any) -> N
         "textbox", "Email", "you@example.com", "email"
     )  # fmt: skip
     assert email.test_id == "email-field"  # data-qa counts as a test id
+    assert email.test_id_attribute == "data-qa"
+    assert "data-qa" not in email.attributes
     assert "Email" in email.neighbor_texts  # its <label>
 
     password = await capture_fingerprint(page.locator("input[name=password]"))

@@ -37,6 +37,16 @@ def test_preference_order_follows_playwright() -> None:
     assert not any(".is-active" in s for s in selectors)  # state classes are not identity
 
 
+def test_test_id_selector_uses_the_recorded_attribute() -> None:
+    fp = ElementFingerprint(tag="button", test_id="pay", test_id_attribute="data-qa", text="Pay")
+    selectors = selector_candidates(fp)
+    assert selectors[0] == '[data-qa="pay"]'
+    assert not any(s.startswith("[data-testid") for s in selectors)
+    # Recorded before the attribute was: every test id attribute is offered, data-testid first.
+    older = selector_candidates(ElementFingerprint(tag="button", test_id="pay", text="Pay"))
+    assert older[:2] == ['[data-testid="pay"]', '[data-test-id="pay"]']
+
+
 def test_generated_ids_and_classes_are_skipped() -> None:
     fp = ElementFingerprint(tag="button", id=":r7:", classes=["css-1q2w3e4", "primary"], text="Go", role="button",
                             accessible_name="Go", ancestors=["div#ember512", "body", "html"])  # fmt: skip

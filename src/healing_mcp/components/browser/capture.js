@@ -427,6 +427,7 @@ const healingCapture = (() => {
       href: (el.getAttribute("href") || "").trim(),
       value: (el.getAttribute("value") || "").slice(0, 200),
       test_id: testId,
+      test_id_attribute: testIdAttr,
       attributes: attrs,
       xpath: path.xp,
       index_path: path.ip,
@@ -467,7 +468,7 @@ const healingCapture = (() => {
         S(r.tag), S(r.id), r.classes.map(S), S(r.name), S(r.type), S(r.role), S(r.accessible_name), S(r.text),
         S(r.aria_label), S(r.placeholder), S(r.alt), S(r.title), S(r.href), S(r.value), S(r.test_id), attrs,
         S(r.xpath.slice(0, cut)), S(r.xpath.slice(cut + 1)), r.index_path, r.ancestors.map(S),
-        r.neighbor_texts.map(S), r.bbox, r.visible ? 1 : 0, r.enabled ? 1 : 0,
+        r.neighbor_texts.map(S), r.bbox, r.visible ? 1 : 0, r.enabled ? 1 : 0, S(r.test_id_attribute),
       ];
     });
     return JSON.stringify({ url: String(document.URL).split(/[?#]/)[0], strings, rows });

@@ -17,6 +17,9 @@ What goes into the less obvious fields (computed in the page, see ``capture.js``
   repeats with the same tag and class under its parent: a table row, card, list item, form group),
   without the element's own text; and the nearest preceding heading. Long texts are cut at a word.
 - ``text``: innerText (textContent for hidden elements), whitespace collapsed, at most 200 characters.
+- ``test_id`` / ``test_id_attribute``: the value and the name of the first test id attribute present
+  (``data-testid``, ``data-test-id``, ``data-test``, ``data-qa``, ``data-cy``); that attribute is left
+  out of ``attributes``.
 
 The in-page code lives in ``capture.js`` next to this module. It writes nothing into the user's DOM: the
 candidate elements of the last capture are kept in one Symbol-keyed, non-enumerable window property so
@@ -150,7 +153,8 @@ def _unpack(payload: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for row in data["rows"]:
         (tag, id_, classes, name, type_, role, acc, text, aria, placeholder, alt, title, href, value, test_id,
-         attrs, xp_parent, xp_seg, index_path, ancestors, neighbors, bbox, visible, enabled) = row  # fmt: skip
+         attrs, xp_parent, xp_seg, index_path, ancestors, neighbors, bbox, visible, enabled,
+         test_id_attr) = row  # fmt: skip
         record: dict[str, Any] = {
             key: strings[i]
             for key, i in zip(
@@ -168,6 +172,7 @@ def _unpack(payload: str) -> list[dict[str, Any]]:
         record["bbox"] = bbox
         record["visible"] = bool(visible)
         record["enabled"] = bool(enabled)
+        record["test_id_attribute"] = strings[test_id_attr]
         record["url"] = url
         out.append(record)
     return out

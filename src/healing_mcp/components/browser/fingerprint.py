@@ -15,11 +15,17 @@ accessible_name  the computed accessible name (aria-labelledby, aria-label, <lab
 text           visible text (innerText), whitespace-collapsed, at most 200 characters
 aria_label, placeholder, alt, title, href, value   the attributes of the same names
 test_id        the first of data-testid / data-test-id / data-test / data-qa / data-cy that is present
+test_id_attribute  which of those attributes held ``test_id`` ("" when there is none, or when the
+               fingerprint was recorded before this field existed)
 attributes     every other attribute as name -> value (data-*, aria-*, for, src...)
 xpath          absolute XPath with positional indexes, e.g. /html/body/div[2]/form/button[1]
 index_path     child indexes from the root element down to this element, e.g. [1, 3, 0, 2]
 ancestors      ancestor summaries from the parent upwards: "tag#id.class1.class2" (at most 8)
-neighbor_texts visible texts of the previous and next element siblings and the nearest label/heading
+neighbor_texts texts around the element, in this order, each at most once: the control's <label>; the
+               nearest textual previous and next siblings (of the element, or of its closest
+               ancestor that has some); the text of the element's record (the nearest ancestor that
+               repeats under its parent: a table row, card, list item, form group; without the
+               element's own text); and the nearest preceding heading
 bbox           [x, y, width, height] in CSS pixels, page coordinates
 visible        rendered, non-zero size, not visibility:hidden / display:none
 enabled        not disabled (and not inside a disabled fieldset)
@@ -53,6 +59,7 @@ class ElementFingerprint(BaseModel):
     href: str = ""
     value: str = ""
     test_id: str = ""
+    test_id_attribute: str = ""
     attributes: dict[str, str] = Field(default_factory=dict)
     xpath: str = ""
     index_path: list[int] = Field(default_factory=list)

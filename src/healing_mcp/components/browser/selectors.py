@@ -6,7 +6,7 @@ that matches exactly one element *and* that element is the target.
 
 Preference order (the same as Playwright's own generator, so output looks familiar):
 
-1. test id               ``[data-testid="login"]`` (or the attribute that may carry it)
+1. test id               ``[data-testid="login"]``, with the attribute that carried it (``data-qa``...)
 2. role + accessible name ``role=button[name="Sign in"s]``
 3. label (form controls)  ``internal:label="Email"s``
 4. placeholder           ``[placeholder="you@example.com"]``
@@ -19,9 +19,9 @@ Preference order (the same as Playwright's own generator, so output looks famili
 10. short CSS path       tag + stable classes, with up to 2 ancestors: ``form.login > button.primary``
 11. last resorts         ``:nth-child`` chain from the index path; on the live page ``... >> nth=2``
 
-A fingerprint does not say which of the test id attributes carried its ``test_id``, so every attribute
-of :data:`TEST_ID_ATTRIBUTES` is offered (``data-testid`` first); :func:`build_selector` keeps the one
-that matches. Elements inside iframes get the frame path as prefix
+The test id selector uses the attribute recorded in ``test_id_attribute``; for fingerprints recorded
+without it, every attribute of :data:`TEST_ID_ATTRIBUTES` is offered (``data-testid`` first) and
+:func:`build_selector` keeps the one that matches. Elements inside iframes get the frame path as prefix
 (``iframe[name="pay"] >> internal:control=enter-frame >> ...``).
 """
 
@@ -130,7 +130,7 @@ def _primary_specs(fp: ElementFingerprint) -> list[_Spec]:
     """Rules 1-8: selectors that name the element by what it is, not where it is."""
     specs: list[_Spec] = []
     if fp.test_id:
-        for attr in TEST_ID_ATTRIBUTES:
+        for attr in (fp.test_id_attribute,) if fp.test_id_attribute else TEST_ID_ATTRIBUTES:
             python = f"get_by_test_id({_q(fp.test_id)})" if attr == "data-testid" else None
             selector = f"[{attr}={_q(fp.test_id)}]"
             specs.append(_Spec("test_id", selector, python or f"locator({_q(selector)})"))

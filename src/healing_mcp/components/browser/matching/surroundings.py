@@ -1,0 +1,71 @@
+"""Evidence from an element's surroundings: the texts around it and the record it belongs to.
+
+A fingerprint's ``neighbor_texts`` hold the control's label, the nearest textual siblings, the text of
+its record (table row, card, list item) and the nearest heading. Among look-alikes (the "Edit" of every
+row) they are what tells the target apart, so they are compared with care:
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from healing_mcp.components.browser.fingerprint import ElementFingerprint
+from healing_mcp.components.browser.matching.query import W_NEIGHBOR_WORDS
+from healing_mcp.components.browser.matching.text import normalize_text, text_tokens
+
+
+def neighbor_values(
+    stored: ElementFingerprint, stored_tokens: frozenset[str], candidates: Sequence[ElementFingerprint]
+) -> list[float]:
+    """IDF-weighted share of the stored neighbour words found around each candidate.
+
+    Inverse document frequency is taken over the candidates' neighbour words: words around every
+    element of the page ("Edit", "Delete", a table heading) weigh little, words around few
+    ("Alice Nguyen") weigh a lot, and look-alikes differ exactly in those.
+    """
+    per_text: dict[str, frozenset[str]] = {}
+    hits: list[frozenset[str]] = []
+    df = dict.fromkeys(stored_tokens, 0)
+    for c in candidates:
+        found: frozenset[str] = frozenset()
+        for text in c.neighbor_texts:
+            words = per_text.get(text)
+            if words is None:
+                words = per_text[text] = frozenset(text_tokens(text)) & stored_tokens
+            if words:
+                found = found | words
+        hits.append(found)
+        for tok in found:
+            df[tok] += 1
+    n = len(candidates)
+    # Squared: template words shared by many records must not outvote the one name that differs.
+    idf = {tok: math.log((n + 1.0) / (count + 1.0)) ** 2 for tok, count in df.items()}
+    total = sum(idf.values())
+    if total <= 0:
+        return [0.0] * n
+    # Word for word agreement of whole texts counts too: it is what a reordering of the page or a
+    # single volatile heading leaves intact, and it does not hinge on one rare word.
+    stored_texts = [normalize_text(t) for t in stored.neighbor_texts]
+    exact_by_texts: dict[tuple[str, ...], float] = {}
+    by_set: dict[frozenset[str], float] = {}
+    out: list[float] = []
+    for found, c in zip(hits, candidates, strict=True):
+        value = by_set.get(found)
+        if value is None:
+            value = by_set[found] = sum(idf[t] for t in found) / total
+        key = tuple(c.neighbor_texts)
+        exact = exact_by_texts.get(key)
+        if exact is None:
+            around = {normalize_text(t) for t in key}
+            exact = exact_by_texts[key] = sum(1 for t in stored_texts if t in around) / len(stored_texts)
+        out.append(W_NEIGHBOR_WORDS * value + (1.0 - W_NEIGHBOR_WORDS) * exact)
+    return out
+
+
+def same_surroundings(stored: ElementFingerprint, candidate: ElementFingerprint) -> float:
+    """Share of the stored neighbour texts found word for word around the candidate."""
+    if not stored.neighbor_texts:
+        return 0.0
+    around = {normalize_text(t) for t in candidate.neighbor_texts}
+    return sum(1 for t in stored.neighbor_texts if normalize_text(t) in around) / len(stored.neighbor_texts)
