@@ -35,13 +35,9 @@ def _aware(value: datetime) -> datetime:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_enum_values=False, populate_by_name=True)
-
-
-class _Internal(_Model):
-    """Models no tool publishes: their validators are built on first use, not at start-up."""
-
-    model_config = ConfigDict(defer_build=True)
+    # defer_build: validators are built on first use, not at import. The MCP server answers tools/list
+    # from its schema cache (healing_mcp/server/tool_schemas.py), so start-up builds none of them.
+    model_config = ConfigDict(extra="forbid", use_enum_values=False, populate_by_name=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------------------------- enums
@@ -136,7 +132,7 @@ class ReplayStep(_Model):
     expect: dict[str, Any] | None = Field(default=None, description="Post-condition to check afterwards.")
 
 
-class Event(_Internal):
+class Event(_Model):
     """One observation, from a JSONL line, the Python API, a sensor poll or an ad-hoc failure report."""
 
     time: datetime = Field(
@@ -172,7 +168,7 @@ class Event(_Internal):
         return _aware(value)
 
 
-class Observation(_Internal):
+class Observation(_Model):
     """What a sensor makes of an event: the parts that define the issue it belongs to."""
 
     component: str
@@ -195,7 +191,7 @@ class QuarantinedLine(_Model):
     time: datetime = Field(default_factory=utcnow)
 
 
-class Watermark(_Internal):
+class Watermark(_Model):
     """How far one event source has been consumed, so each event counts once across restarts."""
 
     source: str = Field(description="Stable source key, e.g. 'file:/abs/path.jsonl'.")
@@ -377,7 +373,7 @@ class PatchSuggestion(_Model):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class MemoryRecord(_Internal):
+class MemoryRecord(_Model):
     """Healing memory for one (issue signature, fix signature) pair."""
 
     issue_signature: str
@@ -397,7 +393,7 @@ class MemoryRecord(_Internal):
     score: float = Field(default=0.0, description="Wilson lower bound of the success rate (95%).")
 
 
-class AuditEntry(_Internal):
+class AuditEntry(_Model):
     """One line of the append-only audit log."""
 
     seq: int | None = Field(default=None, description="Assigned by the store.")
@@ -482,7 +478,7 @@ class PatchList(_Model):
     summary: str
 
 
-class MemoryInsights(_Internal):
+class MemoryInsights(_Model):
     records: int
     signatures: int
     successes: int

@@ -43,7 +43,7 @@ from healing_mcp.models import (
     SystemHealthReport,
 )
 from healing_mcp.redact import redact_text
-from healing_mcp.server import open_engine
+from healing_mcp.server import open_engine, tool_schemas
 
 if TYPE_CHECKING:
     from healing_mcp.core.engine import Engine  # imported on first use (open_engine), not at start-up
@@ -217,7 +217,11 @@ def _without_rich_log_handler() -> Iterator[None]:
                 del sys.modules[name]
 
 
-def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCPServer[Any]:
+def create_server(
+    settings: Settings, holder: EngineHolder | None = None, *, use_shipped_schemas: bool = True
+) -> MCPServer[Any]:
+    """The MCP server. ``use_shipped_schemas=False`` derives every tool schema from the models instead
+    of reading the shipped ones (see :mod:`healing_mcp.server.tool_schemas`)."""
     holder = holder or EngineHolder(settings)
     style = settings.tool_names
     argument_models: dict[str, type[BaseModel]] = {}
@@ -229,16 +233,30 @@ def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCP
         finally:
             await holder.aclose()
 
-    # Each tool is built once (building one derives its input and output schemas, the bulk of start-up
-    # after imports) and handed to the server, which keeps the same Tool the argument check reads.
+    # Each tool is built once, from the shipped schemas when they are current, and handed to the server,
+    # which keeps the same Tool the argument check reads.
     tools: list[Tool] = []
+    shipped = tool_schemas.shipped_schemas() if use_shipped_schemas else None
 
-    def register(key: str, fn: Callable[..., Awaitable[Any]], title: str, annotations: ToolAnnotations) -> None:
+    def register(
+        key: str,
+        fn: Callable[..., Awaitable[Any]],
+        title: str,
+        annotations: ToolAnnotations,
+        output_model: type[BaseModel],
+    ) -> None:
         name = tool_name(key, style)
         # cleandoc: the raw docstring would reach clients with its source indentation.
         description = inspect.cleandoc(fn.__doc__ or "")
-        tool = Tool.from_function(
-            fn, name=name, title=title, description=description, annotations=annotations, structured_output=True
+        tool = tool_schemas.build_tool(
+            key,
+            fn,
+            name=name,
+            title=title,
+            description=description,
+            annotations=annotations,
+            output_model=output_model,
+            shipped=shipped,
         )
         tools.append(tool)
         argument_models[name] = tool.fn_metadata.arg_model
@@ -282,6 +300,7 @@ def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCP
         get_health_report,
         "Get health report",
         _annotations(read_only=True, destructive=False, idempotent=True, open_world=False),
+        SystemHealthReport,
     )
 
     # -- healing_run_supervisor -------------------------------------------------------------------
@@ -312,6 +331,7 @@ def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCP
         run_supervisor,
         "Run the healing supervisor",
         _annotations(read_only=False, destructive=True, idempotent=False, open_world=True),
+        SupervisorRunResult,
     )
 
     # -- healing_auto_fix -------------------------------------------------------------------------
@@ -342,6 +362,7 @@ def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCP
         auto_fix,
         "Auto-fix one issue",
         _annotations(read_only=False, destructive=True, idempotent=False, open_world=True),
+        AutoFixResult,
     )
 
     # -- healing_suggest_manual_patches -----------------------------------------------------------
@@ -363,6 +384,7 @@ def create_server(settings: Settings, holder: EngineHolder | None = None) -> MCP
         suggest_manual_patches,
         "Suggest manual patches",
         _annotations(read_only=True, destructive=False, idempotent=True, open_world=False),
+        PatchList,
     )
 
     with _without_rich_log_handler():
