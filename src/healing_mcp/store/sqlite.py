@@ -13,6 +13,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,6 +66,7 @@ CREATE INDEX IF NOT EXISTS issues_by_component ON issues (component, state, last
 -- The report's two queries over every issue: counts per bucket (read from this index alone) and the most
 -- urgent page (read in this index's order, so LIMIT stops early instead of sorting every issue).
 CREATE INDEX IF NOT EXISTS issues_by_bucket ON issues (component, state, severity_rank, last_seen);
+CREATE INDEX IF NOT EXISTS issues_by_last_seen ON issues (last_seen);
 CREATE INDEX IF NOT EXISTS issues_by_report_order
     ON issues (state = 'resolved', severity_rank DESC, last_seen DESC, id);
 CREATE TABLE IF NOT EXISTS watermarks (
@@ -124,6 +126,13 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
+@dataclass
+class _CachedBuckets:
+    version: tuple[int, int]
+    cutoffs: tuple[float | None, float]  # (since, recent_since) the buckets were counted for
+    buckets: list[IssueBucket]
+
+
 class SQLiteStore:
     """Embedded store in one file (``:memory:`` works too, for throwaway runs)."""
 
@@ -131,6 +140,10 @@ class SQLiteStore:
         self._path = str(path)
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        # Bumped by every write through this connection (other connections' commits show in
+        # PRAGMA data_version); keys the bucket cache below.
+        self._generation = 0
+        self._buckets: dict[str | None, _CachedBuckets] = {}
 
     @property
     def description(self) -> str:
@@ -179,6 +192,7 @@ class SQLiteStore:
                 conn = self._conn
                 if not write:
                     return fn(conn)
+                self._generation += 1
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     result = fn(conn)
@@ -320,14 +334,24 @@ class SQLiteStore:
         self, *, component: str | None, since: datetime | None, recent_since: datetime
     ) -> list[IssueBucket]:
         where, params = self._where(component, None, since)
+        cutoffs = (None if since is None else _ts(since), _ts(recent_since))
 
         def q(conn: sqlite3.Connection) -> list[IssueBucket]:
+            # Every report counts all issues, but between two reports the table rarely changes and the
+            # moving cutoffs rarely pass an issue: reuse the last counts when nothing was written (by
+            # this connection or, per data_version, any other) and no issue's last_seen lies between
+            # the old and the new cutoffs. Exact, and one index probe instead of a scan of every issue.
+            version = (self._generation, conn.execute("PRAGMA data_version").fetchone()[0])
+            cached = self._buckets.get(component)
+            if cached is not None and cached.version == version and self._cutoffs_pass_no_issue(conn, cached, cutoffs):
+                cached.cutoffs = cutoffs
+                return list(cached.buckets)
             # Grouped by the covering index's leading columns (no sort); the recent / not recent split
             # is a sum, expanded below into the same buckets, in the same order, as grouping by it.
             rows = conn.execute(
                 f"SELECT component, state, severity_rank, sum(last_seen >= ?), count(*) FROM issues{where} "
                 "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-                [_ts(recent_since), *params],
+                [cutoffs[1], *params],
             ).fetchall()
             buckets: list[IssueBucket] = []
             for component_, state, rank, recent, total in rows:
@@ -342,9 +366,26 @@ class SQLiteStore:
                                 count=count,
                             )
                         )
-            return buckets
+            self._buckets[component] = _CachedBuckets(version, cutoffs, buckets)
+            return list(buckets)
 
         return await self._run(q)
+
+    @staticmethod
+    def _cutoffs_pass_no_issue(
+        conn: sqlite3.Connection, cached: _CachedBuckets, cutoffs: tuple[float | None, float]
+    ) -> bool:
+        for old, new in zip(cached.cutoffs, cutoffs, strict=True):
+            if (old is None) != (new is None):
+                return False
+            if old is None or new is None or old == new:
+                continue
+            low, high = min(old, new), max(old, new)
+            if conn.execute(
+                "SELECT 1 FROM issues WHERE last_seen >= ? AND last_seen < ? LIMIT 1", (low, high)
+            ).fetchone():
+                return False
+        return True
 
     # ------------------------------------------------------------------------------ leases
 
