@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +104,19 @@ async def standin(pg_db: PgDatabase) -> AsyncIterator[PostgrestStandIn]:
 def supabase_store(transport: httpx.AsyncBaseTransport, key: str | None = None, timeout: float = 30.0) -> SupabaseStore:
     client = httpx.AsyncClient(transport=transport, timeout=timeout)
     return SupabaseStore(SUPABASE_URL, key or make_key("service_role"), http_client=client, timeout=timeout)
+
+
+def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``healing-mcp ARGS`` in a fresh process, with only ``env`` configuring the store."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HEALING_", "DATABASE_URL", "SUPABASE_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "healing_mcp", *args],
+        env={**clean, "HEALING_HOME": str(tmp_path / "home"), "HEALING_ENV": "dev", **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgres", "supabase"])

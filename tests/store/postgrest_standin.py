@@ -262,6 +262,7 @@ class PostgrestStandIn(httpx.AsyncBaseTransport):
                 sql.SQL("{} => _a.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in used
             )
             fn = sql.SQL("{}.{}({})").format(sql.Identifier(schema), sql.Identifier(name), call_args)
+            source: sql.Composable
             if used:
                 source = sql.SQL("json_to_record(%s::json) as _a({})").format(
                     sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(types[n])) for n in used)
@@ -278,7 +279,7 @@ class PostgrestStandIn(httpx.AsyncBaseTransport):
                 agg = (
                     sql.SQL("json_agg(_r)") if proc["typtype"] == "c" or proc["has_out"] else sql.SQL("json_agg(_r.v)")
                 )
-                page = sql.SQL("")
+                page: sql.Composable = sql.SQL("")
                 limit = self._limit(paging.get("limit"))
                 if limit is not None:
                     page += sql.SQL(" limit {}").format(sql.Literal(limit))
@@ -330,7 +331,7 @@ class PostgrestStandIn(httpx.AsyncBaseTransport):
                     raise PostgrestError(400, "42703", f"column {table}.{name} does not exist")
                 return sql.Identifier(name)
 
-            select = sql.SQL("*")
+            select: sql.Composable = sql.SQL("*")
             where: list[sql.Composable] = []
             values: list[Any] = []
             order: list[sql.Composable] = []
@@ -361,7 +362,7 @@ class PostgrestStandIn(httpx.AsyncBaseTransport):
                     where.append(self._filter(column(key), columns[key], value, values))
             where_sql = sql.SQL(" where ") + sql.SQL(" and ").join(where) if where else sql.SQL("")
             base = sql.SQL("from {}.{}").format(sql.Identifier(schema), sql.Identifier(table)) + where_sql
-            page = sql.SQL("")
+            page: sql.Composable = sql.SQL("")
             if order:
                 page += sql.SQL(" order by ") + sql.SQL(", ").join(order)
             limit = self._limit(limit)

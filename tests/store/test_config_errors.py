@@ -18,7 +18,7 @@ from healing_mcp.store.sqlite import SQLiteStore
 from healing_mcp.store.supabase import SupabaseStore
 
 from . import pgtools
-from .conftest import SUPABASE_URL, PgDatabase, supabase_store
+from .conftest import SUPABASE_URL, PgDatabase, run_cli, supabase_store
 from .postgrest_standin import PostgrestStandIn, make_key
 
 PASSWORD = "s3cret-Pa55word"
@@ -79,6 +79,68 @@ def test_bad_database_url_is_refused_before_connecting(url: str, expected: str, 
     with pytest.raises(StoreError) as exc:
         create_store(Settings(database_url=url, home=tmp_path))
     assert expected in one_line(exc, PASSWORD)
+
+
+# A password whose special characters were not percent-encoded: libpq would read the URL as other parts
+# (host "app", port "Qx7k"...) and quote them. Each piece of the password must stay out of the message.
+PIECES = ("Qx7k", "Zr9Wv")
+HINT = "percent-encode special characters in the password"
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("Qx7k/Zr9Wv", "it has an @ where the host or database name should be"),
+        ("Qx7k@Zr9Wv", "it has an @ where the host or database name should be"),
+        ("Qx7k Zr9Wv", "it contains a space"),
+        ("Qx7k%zzZr9Wv", "it has a % that does not start a percent-encoded character"),
+        ("1234/Zr9Wv", "it has an @ where the host or database name should be"),  # parses as host app, port 1234
+    ],
+)
+def test_a_password_that_needs_percent_encoding_is_never_echoed(password: str, problem: str, tmp_path: Path) -> None:
+    url = f"postgresql://app:{password}@127.0.0.1:5432/x"
+    with pytest.raises(StoreError) as exc:
+        create_store(Settings(database_url=url, home=tmp_path))
+    message = one_line(exc, password, *PIECES)
+    assert f"({problem})" in message and HINT in message
+    assert "postgresql://USER@HOST:5432/DBNAME" in message
+
+
+def test_a_port_that_is_not_a_number(tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as exc:  # e.g. a password with a '/' and no '@' after it
+        create_store(Settings(database_url="postgresql://app:Qx7k/Zr9Wv", home=tmp_path))
+    assert "(its port is not a number)" in one_line(exc, *PIECES)
+
+
+def test_key_value_connection_strings_are_not_echoed_either(tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as exc:
+        create_store(Settings(database_url="host=db password=Qx7k Zr9Wv dbname=x", home=tmp_path))
+    assert "single quotes" in one_line(exc, *PIECES)
+    with pytest.raises(StoreError) as exc:
+        create_store(Settings(database_url="host=db port=Qx7k dbname=x", home=tmp_path))
+    assert "(its port is not a number)" in one_line(exc, *PIECES)
+
+
+def test_the_description_is_built_from_validated_parts_only(tmp_path: Path) -> None:
+    for url in (
+        "postgresql://app:Qx7k%2FZr9Wv@db.example.com:6543/postgres",
+        "postgresql://app:Qx7k?Zr9Wv@db.example.com:6543/postgres",  # '?' before the '@' is part of the password
+        "host=db.example.com port=6543 dbname=postgres user=app password='Qx7k Zr9Wv'",
+    ):
+        store = create_store(Settings(database_url=url, home=tmp_path), spool=False)
+        assert store.description == "postgres://db.example.com:6543/postgres"
+
+
+def test_the_cli_prints_a_readable_hint_and_no_piece_of_the_password(tmp_path: Path) -> None:
+    for password in ("Qx7k/Zr9Wv", "Qx7k@Zr9Wv", "Qx7k Zr9Wv"):
+        result = run_cli(tmp_path, "db", "status", DATABASE_URL=f"postgresql://postgres:{password}@127.0.0.1:5432/x")
+        assert result.returncode == 2
+        assert result.stdout == ""
+        line = result.stderr.strip()
+        assert "\n" not in line and not any(piece in result.stderr for piece in PIECES)
+        assert HINT in line
+        assert "postgresql://USER@HOST:5432/DBNAME" in line, "the hint survives secret redaction"
+        assert "[REDACTED]" not in line
 
 
 async def test_unreachable_port() -> None:
@@ -180,9 +242,11 @@ def test_wrong_kind_of_key_is_refused_before_any_request(key: str, expected: str
     [
         (
             "ftp://abc.supabase.co",
-            "SUPABASE_URL must be the project's http(s) URL, like https://<project-ref>.supabase.co",
+            "SUPABASE_URL must be the project's http(s) URL, like https://<project-ref>.supabase.co (its scheme is "
+            "ftp://).",
         ),
-        ("abc.supabase.co", "(got abc.supabase.co)"),
+        ("abc.supabase.co", "(it has no http:// or https:// scheme)"),
+        ("", "(it is empty)"),
     ],
 )
 def test_bad_supabase_url(url: str, expected: str, tmp_path: Path) -> None:
@@ -190,6 +254,23 @@ def test_bad_supabase_url(url: str, expected: str, tmp_path: Path) -> None:
     with pytest.raises(StoreError) as exc:
         create_store(settings)
     assert expected in one_line(exc)
+
+
+def test_swapped_supabase_variables_never_echo_the_key(tmp_path: Path) -> None:
+    key = make_key("service_role")
+    swapped = Settings(supabase_url=key, supabase_service_role_key="https://abc.supabase.co", home=tmp_path)
+    with pytest.raises(StoreError) as exc:
+        create_store(swapped)
+    message = one_line(exc, key, key[:12], key.split(".")[1][:12])
+    assert "SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY look swapped" in message
+    url_as_key = Settings(supabase_url="https://abc.supabase.co", supabase_service_role_key="https://abc.supabase.co")
+    with pytest.raises(StoreError) as exc:
+        create_store(url_as_key.model_copy(update={"home": tmp_path}))
+    assert "SUPABASE_SERVICE_ROLE_KEY holds a URL, not a key" in one_line(exc)
+    secret = "sb_secret_0123456789abcdefghijklmnop"
+    with pytest.raises(StoreError) as exc:
+        create_store(Settings(supabase_url=secret, supabase_service_role_key=secret, home=tmp_path))
+    assert "look swapped" in one_line(exc, secret, secret[:16])
 
 
 def test_supabase_url_without_key(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from healing_mcp.models import AutoFixInfo, IssueState, QuarantinedLine, Severit
 from healing_mcp.store import postgres as postgres_module
 from healing_mcp.store import sqlite as sqlite_module
 from healing_mcp.store import supabase as supabase_module
-from healing_mcp.store.base import IssueQuery, Store, StoreError, issue_lease_key
+from healing_mcp.store.base import LATE_DETAIL, IssueQuery, Store, StoreError, WatermarkMoved, issue_lease_key
 from healing_mcp.store.postgres import PostgresStore
 from healing_mcp.store.spool import SpoolingStore
 from healing_mcp.store.sqlite import SQLiteStore
@@ -26,6 +26,13 @@ from healing_mcp.store.supabase import SupabaseStore
 
 from .conftest import StoreFactory
 from .factories import at, audit, batch, group, issue_id, outcome, patch, signature
+
+
+async def occurrences(store: Store, name: str) -> int:
+    issue = await store.get_issue(issue_id(name))
+    assert issue is not None, name
+    return issue.occurrences
+
 
 # ------------------------------------------------------------------------------------------ protocol
 
@@ -103,10 +110,41 @@ async def test_commit_intake_is_all_or_nothing(store: Store, monkeypatch: pytest
     with pytest.raises(RuntimeError):
         await store.commit_intake(batch(group("a", count=5), group("b"), watermarks=[mark]), now=at(2))
     monkeypatch.undo()
-    assert (await store.get_issue(issue_id("a"))).occurrences == 1
+    assert await occurrences(store, "a") == 1
     assert await store.get_issue(issue_id("b")) is None
     assert await store.get_watermark("s") is None
     assert (await store.intake_stats()).events_seen == 1
+
+
+async def test_watermarks_move_only_from_the_value_the_reader_started_from(store: Store) -> None:
+    source = "file://host-a/tmp/a.jsonl"
+    first = Watermark(source=source, offset=100, fingerprint="f1", updated_at=at(1))
+    await store.commit_intake(
+        batch(group("wm", count=2), watermarks=[first]).model_copy(update={"expected": {source: None}}), now=at(1)
+    )
+    assert await store.get_watermark(source) == first
+
+    # a reader that also started from "no watermark" (it overlapped the first one) is refused as a whole
+    stale = batch(group("wm", count=2), watermarks=[first.model_copy(update={"offset": 90})])
+    with pytest.raises(WatermarkMoved, match="moved since this batch was read"):
+        await store.commit_intake(stale.model_copy(update={"expected": {source: None}}), now=at(2))
+    assert await store.get_watermark(source) == first, "not moved backwards"
+    assert await occurrences(store, "wm") == 2, "its lines were not counted again"
+    assert (await store.intake_stats()).events_seen == 2
+
+    second = first.model_copy(update={"offset": 250, "updated_at": at(3)})
+    await store.commit_intake(
+        batch(group("wm"), watermarks=[second]).model_copy(update={"expected": {source: first}}), now=at(3)
+    )
+    assert await store.get_watermark(source) == second
+    with pytest.raises(WatermarkMoved):  # the same step replayed by a second reader
+        await store.commit_intake(
+            batch(group("wm"), watermarks=[second]).model_copy(update={"expected": {source: first}}), now=at(4)
+        )
+    rotated = Watermark(source=source, offset=10, fingerprint="f2", updated_at=at(5))  # a new generation
+    await store.commit_intake(batch(watermarks=[rotated]).model_copy(update={"expected": {source: second}}), now=at(5))
+    assert await store.get_watermark(source) == rotated
+    assert await occurrences(store, "wm") == 3
 
 
 # ------------------------------------------------------------------------------------------ issues
@@ -214,6 +252,19 @@ async def test_leases_expire_renew_and_refuse_others(store: Store) -> None:
     await store.release_lease("run", "b")
     assert await store.acquire_lease("run", "a", 30, now=at(54))
     assert await store.acquire_lease("other", "b", 30, now=at(54))  # keys are independent
+
+
+async def test_lease_expiry_follows_the_store_clock(store: Store) -> None:
+    """Without ``now`` the store's own clock decides, so a caller's clock cannot end a live lease early."""
+    assert await store.acquire_lease("run", "a", 60)
+    assert not await store.acquire_lease("run", "b", 60)
+    assert await store.acquire_lease("run", "a", 60)  # renewal by the holder
+    assert await store.acquire_lease("short", "a", 0.001)
+    for _ in range(200):  # the store's clock, not ours, lets it expire
+        if await store.acquire_lease("short", "b", 60):
+            break
+    else:
+        raise AssertionError("an expired lease was never handed to another holder")
 
 
 async def test_claim_issues(store: Store) -> None:
@@ -358,6 +409,36 @@ async def test_finish_attempt_writes_audit_and_memory_together(store: Store) -> 
     assert [(e.attempt_id, e.phase, e.successful) for e in entries] == [("att9", "finished", True)]
 
 
+async def test_an_attempt_is_closed_once(store: Store) -> None:
+    """A supervisor cut off for longer than its lease: its attempt was closed as interrupted by another
+    one, which re-applied the fix. Its finished entry arrives late: kept, marked late, not counted."""
+    await store.append_audit(audit("att-slow", "started", "iss_a", time=1))
+    await store.append_audit(audit("att-slow", "interrupted", "iss_a", time=5))
+    late = audit("att-slow", "finished", "iss_a", time=3).model_copy(update={"successful": True})
+    record = await store.finish_attempt(late, outcome("att-slow", "sigA", "fixA", True, time=3))
+    assert (record.successes, record.failures) == (0, 0)
+    assert await store.best_fixes("sigA") == []
+    await store.finish_attempt(late, outcome("att-slow", "sigA", "fixA", True, time=3))  # replayed again
+    assert await store.best_fixes("sigA") == []
+    entries = await store.list_audit(issue_id="iss_a")
+    assert [e.phase for e in entries] == ["started", "interrupted", "finished"]
+    assert "not counted" in entries[-1].details[LATE_DETAIL]
+    assert await store.unfinished_attempts() == []
+    # an outcome already counted for the pair stays as it is, and is what a late entry returns
+    await store.record_outcome(outcome("att-other", "sigA", "fixA", True, time=9))
+    again = await store.finish_attempt(late, outcome("att-slow", "sigA", "fixA", True, time=3))
+    assert (again.successes, again.failures) == (1, 0)
+
+    # the other order: the attempt finished, then a recovering supervisor tries to interrupt it
+    await store.append_audit(audit("att-done", "started", "iss_b", time=1))
+    done = audit("att-done", "finished", "iss_b", time=2).model_copy(update={"successful": True})
+    await store.finish_attempt(done, outcome("att-done", "sigB", "fixB", True, time=2))
+    finished_seq = [e.seq for e in await store.list_audit(issue_id="iss_b") if e.phase == "finished"]
+    assert [await store.append_audit(audit("att-done", "interrupted", "iss_b", time=3))] == finished_seq
+    assert [e.phase for e in await store.list_audit(issue_id="iss_b")] == ["started", "finished"]
+    assert [(r.successes, r.failures) for r in await store.best_fixes("sigB")] == [(1, 0)]
+
+
 # ------------------------------------------------------------------------------------------ patches
 
 
@@ -391,14 +472,14 @@ async def test_audit_log_rejects_update_and_delete_below_the_api(store: Store, s
             conn.close()
     elif store_factory.kind == "postgres":
         assert store_factory.db is not None
-        async with await psycopg.AsyncConnection.connect(store_factory.db.url, autocommit=True) as conn:
+        async with await psycopg.AsyncConnection.connect(store_factory.db.url, autocommit=True) as pg:
             for statement in (
                 "update public.healing_audit_log set phase = 'finished'",
                 "delete from public.healing_audit_log",
                 "truncate public.healing_audit_log",
             ):
                 with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
-                    await conn.execute(statement)
+                    await pg.execute(statement)
     else:  # through the HTTP API with the service_role key: no UPDATE/DELETE privilege at all
         assert isinstance(store, SupabaseStore)
         from postgrest.exceptions import APIError

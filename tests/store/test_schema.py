@@ -20,7 +20,7 @@ from healing_mcp.models import Environment, Severity
 from healing_mcp.store.base import StoreError
 from healing_mcp.store.migrate import migrate, migration_files, migration_status
 
-from .conftest import SUPABASE_URL, PgDatabase
+from .conftest import SUPABASE_URL, PgDatabase, run_cli
 from .factories import group, issue_id
 from .postgrest_standin import PostgrestStandIn, make_key
 
@@ -122,6 +122,17 @@ async def test_migrate_applies_as_a_non_superuser_and_again_is_a_no_op(pg_empty_
             await conn.execute(text)
         await conn.commit()
     assert await snapshot(pg_empty_db.url) == first
+
+
+def test_db_status_exits_1_while_migrations_are_pending(pg_empty_db: PgDatabase, tmp_path: Path) -> None:
+    pending = run_cli(tmp_path, "db", "status", DATABASE_URL=pg_empty_db.url)
+    assert pending.returncode == 1, pending.stderr
+    assert f"{len(MIGRATIONS)} pending migration(s)" in pending.stdout
+    assert len(pending.stdout) > 80 and pending.stdout.count("\n") == 1, "one plain line, not wrapped when piped"
+    applied = run_cli(tmp_path, "db", "migrate", DATABASE_URL=pg_empty_db.url)
+    assert applied.returncode == 0 and applied.stdout.startswith(f"applied {len(MIGRATIONS)} migration(s)")
+    current = run_cli(tmp_path, "db", "status", DATABASE_URL=pg_empty_db.url)
+    assert current.returncode == 0 and "is up to date" in current.stdout
 
 
 async def test_migrate_refuses_outside_dev_without_confirmation(pg_empty_db: PgDatabase, tmp_path: Path) -> None:

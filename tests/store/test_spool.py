@@ -79,6 +79,7 @@ async def test_database_cut_mid_run_spools_and_replays_exactly_once(pg_db: PgDat
             await store.record_outcome(outcome(f"o{n}", sig, f"fix{n % 3}", n % 4 != 0, time=n))
         assert store.degraded_reason is None
         await store.commit_intake(batch(group("cut")), now=at(1))
+        assert await store.acquire_lease("run", "me", 600)
 
         await proxy.cut()  # the database disappears; pooled connections die mid-session
         for n in range(20, 50):
@@ -100,15 +101,15 @@ async def test_database_cut_mid_run_spools_and_replays_exactly_once(pg_db: PgDat
         with pytest.raises(StoreUnavailable):
             await store.query_issues(IssueQuery())
         with pytest.raises(StoreUnavailable):
-            await store.acquire_lease("run", "me", 60, now=at(0))
-        await store.release_lease("run", "me")  # dropped: the lease expires by itself
-        assert spool_lines(tmp_path / "spool") == 33
-        assert store.spooled_writes == 33
+            await store.acquire_lease("run", "other", 60)
+        await store.release_lease("run", "me")  # spooled: freed when the database is back, not after 600 s
+        assert spool_lines(tmp_path / "spool") == 34
+        assert store.spooled_writes == 34
 
         clock.now += 10  # a probe is due, but the database is still down
         with pytest.raises(StoreUnavailable):
             await store.get_watermark("x")
-        assert store.spooled_writes == 33
+        assert store.spooled_writes == 34
 
         await proxy.restore()
         clock.now += 10
@@ -126,6 +127,7 @@ async def test_database_cut_mid_run_spools_and_replays_exactly_once(pg_db: PgDat
         audit_log = await store.list_audit(issue_id=issue_id("cut"))
         assert [(e.attempt_id, e.phase) for e in audit_log] == [("att-cut", "started"), ("att-cut", "finished")]
         assert [p.id for p in await store.list_patches()] == ["p-cut"]
+        assert await store.acquire_lease("run", "other", 60), "the replayed release freed the lease"
 
         # replaying the same spool again (a crash right after a replay) changes nothing
         assert await store.flush() == 0

@@ -8,13 +8,22 @@ The loop only talks to this protocol. The embedded SQLite store is the default; 
 store implements the same methods. Rules every implementation follows:
 
 - ``commit_intake`` is atomic: issue updates, watermarks and quarantined lines land together or not at
-  all, so a crash mid-file re-reads exactly the uncommitted events.
+  all, so a crash mid-file re-reads exactly the uncommitted events. A watermark listed in
+  ``IntakeBatch.expected`` moves only from the stored value the reader started from (compare-and-swap);
+  otherwise the whole batch is refused with :class:`WatermarkMoved`, so lines are never counted twice.
 - Issue merging uses :func:`healing_mcp.core.issues.merge_group` so every store groups identically.
 - ``record_outcome`` is an atomic increment; ``best_fixes`` ranks with
   :func:`healing_mcp.core.ranking.wilson_lower_bound`.
 - The audit log is append-only: no method updates or deletes an entry. ``append_audit`` is idempotent on
   ``(attempt_id, phase)``: appending a phase the attempt already has stores nothing and returns the
   stored entry's ``seq``, so a write replayed after a lost acknowledgement is kept once.
+- An attempt is closed once. ``append_audit`` does not store ``interrupted`` for an attempt that already
+  has its ``finished`` entry, and a ``finished`` entry that comes after ``interrupted`` (a supervisor cut
+  off for longer than its lease, replaying its spool) is stored with ``details["late"]`` set and its
+  outcome is not folded into memory by ``finish_attempt``.
+- Lease expiry is judged by the store's clock (the database's ``now()`` for the remote stores), not by
+  the caller's; the ``now`` arguments exist for tests. Holders are unique per claim, so "same holder"
+  always means a renewal by the claimant itself.
 - Issue leases use the key :func:`issue_lease_key`; ``claim_issues`` hands out the same leases.
 """
 
@@ -44,6 +53,12 @@ from healing_mcp.models import (
 )
 
 ISSUE_LEASE_PREFIX = "issue:"
+LATE_DETAIL = "late"
+LATE_NOTE = "the attempt had already been closed as interrupted; this outcome was not counted in memory"
+
+
+class WatermarkMoved(StoreError):
+    """An intake batch started from a watermark another reader has moved since: nothing was written."""
 
 
 def issue_lease_key(issue_id: str) -> str:
@@ -76,6 +91,11 @@ class IntakeBatch(BaseModel):
     watermarks: list[Watermark] = Field(default_factory=list)
     quarantined: list[QuarantinedLine] = Field(default_factory=list)
     events: int = 0
+    expected: dict[str, Watermark | None] = Field(
+        default_factory=dict,
+        description="Per source, the stored watermark the reader started from (None: there was none). "
+        "Those watermarks move only if the stored one is still that (offset and fingerprint).",
+    )
 
 
 class IssueQuery(BaseModel):
@@ -121,6 +141,20 @@ class OutcomeRecord(BaseModel):
     time: datetime
 
 
+def uncounted_record(outcome: OutcomeRecord) -> MemoryRecord:
+    """What ``finish_attempt`` returns for a late outcome whose pair has nothing in memory yet."""
+    return MemoryRecord(
+        issue_signature=outcome.issue_signature,
+        fix_signature=outcome.fix_signature,
+        component=outcome.component,
+        strategy=outcome.strategy,
+        params=outcome.params,
+        risk=outcome.risk,
+        created_at=outcome.time,
+        updated_at=outcome.time,
+    )
+
+
 @runtime_checkable
 class Store(Protocol):
     """Persistence of the healing loop. See the module docstring for the rules."""
@@ -157,14 +191,15 @@ class Store(Protocol):
         ...
 
     # leases
-    async def acquire_lease(self, key: str, holder: str, ttl_seconds: float, *, now: datetime) -> bool:
-        """Take or renew ``key`` for ``holder`` unless someone else holds an unexpired lease."""
+    async def acquire_lease(self, key: str, holder: str, ttl_seconds: float, *, now: datetime | None = None) -> bool:
+        """Take or renew ``key`` for ``holder`` unless someone else holds an unexpired lease. Expiry is
+        judged by the store's clock; ``now`` replaces it in tests only."""
         ...
 
     async def release_lease(self, key: str, holder: str) -> None: ...
 
     async def claim_issues(
-        self, states: list[IssueState], limit: int, holder: str, ttl_seconds: float, *, now: datetime
+        self, states: list[IssueState], limit: int, holder: str, ttl_seconds: float, *, now: datetime | None = None
     ) -> list[HealthIssue]:
         """Lease up to ``limit`` issues for ``holder`` in one step, most urgent first (the order of
         ``query_issues``). Only issues in ``states`` that are due (``auto_fix.next_attempt_at`` unset or
@@ -179,7 +214,8 @@ class Store(Protocol):
 
     async def finish_attempt(self, entry: AuditEntry, outcome: OutcomeRecord) -> MemoryRecord:
         """Append the ``finished`` audit entry and fold its outcome into memory in ONE transaction,
-        so an interruption can never leave one without the other."""
+        so an interruption can never leave one without the other. A late entry (the attempt was closed as
+        interrupted) is stored but not counted; the memory record is returned as it stands."""
         ...
 
     async def list_audit(self, issue_id: str | None = None, limit: int = 100) -> list[AuditEntry]: ...

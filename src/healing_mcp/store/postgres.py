@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +54,8 @@ from healing_mcp.store.base import (
     OutcomeRecord,
     StoreError,
     StoreUnavailable,
+    WatermarkMoved,
+    uncounted_record,
 )
 
 T = TypeVar("T")
@@ -81,28 +84,77 @@ class DatabaseUrl:
         return f"postgres://{self.host}:{self.port}/{self.dbname}"
 
 
+# The URL form in hints. Written without "user:password@" so that secret redaction, which masks exactly
+# that shape, leaves the hint readable.
+URL_FORM = "postgresql://USER@HOST:5432/DBNAME, with :PASSWORD after USER"
+_ENCODE_HINT = (
+    "percent-encode special characters in the password (@ as %40, / as %2F, : as %3A, % as %25, a space as %20)"
+)
+_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _bad_url(problem: str) -> StoreError:
+    # Never quote the URL or libpq's reading of it: either can contain pieces of the password.
+    return StoreError(
+        f"DATABASE_URL is not a valid Postgres connection string ({problem}): {_ENCODE_HINT}; the form is {URL_FORM}."
+    )
+
+
+def _check_url_form(text: str) -> None:
+    """Catch, before libpq reads it, a URL whose password was not percent-encoded. libpq would read such
+    a URL as other parts (``user:pa/ss@host`` gives host ``user`` and port ``pa``) and put the pieces
+    into its messages."""
+    if any(char.isspace() for char in text):
+        raise _bad_url("it contains a space")
+    rest = text.split("://", 1)[1]
+    # like libpq: the user info ends at the first '@', unless a '/' comes first
+    cut = min((i for i in (rest.find("@"), rest.find("/")) if i >= 0), default=-1)
+    if cut >= 0 and rest[cut] == "@":
+        userinfo, rest = rest[:cut], rest[cut + 1 :]
+        if _PERCENT.search(userinfo):
+            raise _bad_url("it has a % that does not start a percent-encoded character")
+    hosts, _, path = rest.partition("/")
+    hosts = hosts.split("?", 1)[0]
+    if "@" in hosts or "@" in path.split("?", 1)[0]:
+        raise _bad_url("it has an @ where the host or database name should be")
+    for spec in filter(None, hosts.split(",")):
+        if spec.startswith("["):  # [IPv6]:port
+            if "]" not in spec:
+                raise _bad_url("an IPv6 host is missing its closing ]")
+            spec = spec.rsplit("]", 1)[1]
+        port = spec.partition(":")[2]
+        if port and not port.isdigit():
+            raise _bad_url("its port is not a number")
+
+
 def parse_database_url(url: str) -> DatabaseUrl:
     """Validate ``DATABASE_URL`` (a ``postgresql://`` URL or a ``key=value`` connection string)."""
     text = url.strip()
     if not text:
-        raise StoreError("DATABASE_URL is empty: set it to postgresql://user:password@host:5432/dbname.")
+        raise StoreError(f"DATABASE_URL is empty: set it to {URL_FORM}.")
     if "://" in text and not text.lower().startswith(_SCHEMES):
         scheme = text.split("://", 1)[0][:20]
         raise StoreError(
-            f"DATABASE_URL must start with postgresql:// or postgres:// (got {scheme}://): "
-            "use the Postgres connection string, e.g. postgresql://user:password@host:5432/dbname."
+            f"DATABASE_URL must start with postgresql:// or postgres:// (got {scheme}://): use the Postgres "
+            f"connection string; the form is {URL_FORM}."
         )
+    if "://" in text:
+        _check_url_form(text)
     try:
         params = psycopg.conninfo.conninfo_to_dict(text)
-    except psycopg.Error as exc:
+    except psycopg.Error:
+        if "://" in text:
+            raise _bad_url("libpq cannot parse it") from None
         raise StoreError(
-            f"DATABASE_URL is not a valid Postgres connection string ({_one_line(exc)}): "
-            "use postgresql://user:password@host:5432/dbname."
+            "DATABASE_URL is not a valid Postgres connection string (libpq cannot parse its key=value pairs): "
+            f"put values that contain spaces or quotes in single quotes, or use the form {URL_FORM}."
         ) from None
+    ports = str(params.get("port") or "5432")
+    if not all(p.isdigit() for p in ports.split(",")):
+        raise _bad_url("its port is not a number")
     host = str(params.get("host") or params.get("hostaddr") or "localhost")
-    port = str(params.get("port") or "5432")
     dbname = str(params.get("dbname") or params.get("user") or "postgres")
-    return DatabaseUrl(conninfo=text, host=host, port=port, dbname=dbname)
+    return DatabaseUrl(conninfo=text, host=host, port=ports, dbname=dbname)
 
 
 def _one_line(exc: BaseException, limit: int = 240) -> str:
@@ -178,7 +230,7 @@ class PostgresStore:
     def from_settings(cls, settings: Any) -> PostgresStore:
         secret = settings.database_url
         if secret is None:
-            raise StoreError("DATABASE_URL is not set: set it to postgresql://user:password@host:5432/dbname.")
+            raise StoreError(f"DATABASE_URL is not set: set it to {URL_FORM}.")
         return cls(secret.get_secret_value())
 
     @property
@@ -271,6 +323,8 @@ class PostgresStore:
     def _error(self, exc: psycopg.Error) -> StoreError:
         state = getattr(exc, "sqlstate", None) or ""
         reason = _one_line(exc)
+        if state == shared.WATERMARK_MOVED:
+            return WatermarkMoved(f"intake in {self.description}: {reason}")
         if state in ("42P01", "42883", "3F000"):
             return StoreError(shared.missing_schema_message(self.description))
         if state == "42501":
@@ -351,6 +405,7 @@ class PostgresStore:
 
     async def commit_intake(self, batch: IntakeBatch, *, now: datetime) -> list[HealthIssue]:
         signatures = sorted({group.signature for group in batch.groups})
+        watermarks = Jsonb(shared.watermark_payload(batch))
 
         async def tx(conn: Conn) -> list[HealthIssue]:
             current: dict[str, tuple[int | None, HealthIssue]] = {}
@@ -378,7 +433,7 @@ class PostgresStore:
                 "select * from public.healing_commit_intake(%s, %s, %s, %s)",
                 (
                     Jsonb(items),
-                    Jsonb([mark.model_dump(mode="json") for mark in batch.watermarks]),
+                    watermarks,
                     Jsonb([line.model_dump(mode="json") for line in batch.quarantined]),
                     batch.events,
                 ),
@@ -461,7 +516,8 @@ class PostgresStore:
 
     # ------------------------------------------------------------------------------ leases
 
-    async def acquire_lease(self, key: str, holder: str, ttl_seconds: float, *, now: datetime) -> bool:
+    async def acquire_lease(self, key: str, holder: str, ttl_seconds: float, *, now: datetime | None = None) -> bool:
+        # now=None: the database's clock decides (supervisors' clocks may disagree)
         return bool(
             await self._scalar(
                 "select public.healing_acquire_lease(%s, %s, %s, %s)", (key, holder, float(ttl_seconds), now)
@@ -472,7 +528,7 @@ class PostgresStore:
         await self._scalar("select public.healing_release_lease(%s, %s)", (key, holder))
 
     async def claim_issues(
-        self, states: list[IssueState], limit: int, holder: str, ttl_seconds: float, *, now: datetime
+        self, states: list[IssueState], limit: int, holder: str, ttl_seconds: float, *, now: datetime | None = None
     ) -> list[HealthIssue]:
         async def tx(conn: Conn) -> list[HealthIssue]:
             rows = await self._fetchall(
@@ -496,8 +552,7 @@ class PostgresStore:
                 "select * from public.healing_finish_attempt(%s, %s)",
                 (Jsonb(shared.audit_payload(entry)), Jsonb(shared.outcome_payload(outcome))),
             )
-            assert row is not None
-            return shared.memory_record(row)
+            return uncounted_record(outcome) if row is None else shared.memory_record(row)
 
         return await self._run(tx)
 

@@ -5,18 +5,20 @@
 says so too, so the health report shows it) and, from then on:
 
 - Writes that must not be lost — ``record_outcome``, ``finish_attempt``, ``append_audit``, ``save_issue``,
-  ``save_patch`` — are appended to a local spool file (JSON lines under ``<home>/spool/``, fsync'd before
-  the call returns) and answered locally: ``record_outcome``/``finish_attempt`` return a memory record
-  that reflects only that outcome, ``append_audit`` returns sequence number 0 (assigned on replay).
-- Everything else fails fast with :class:`StoreUnavailable` (reads, ``commit_intake``, leases): intake
-  simply re-reads its events later (the watermark did not move) and a supervisor skips the pass. One
-  exception: ``release_lease`` is dropped, since the lease expires by itself.
+  ``save_patch`` — and ``release_lease`` (so the claims a pass held are free as soon as the database is
+  back, instead of blocking the next pass until they expire) are appended to a local spool file (JSON
+  lines under ``<home>/spool/``, fsync'd before the call returns) and answered locally:
+  ``record_outcome``/``finish_attempt`` return a memory record that reflects only that outcome,
+  ``append_audit`` returns sequence number 0 (assigned on replay).
+- Everything else fails fast with :class:`StoreUnavailable` (reads, ``commit_intake``, taking leases):
+  intake simply re-reads its events later (the watermark did not move) and a supervisor skips the pass.
 - At most every ``retry_interval`` seconds a call probes the remote again; when it answers, the spool is
   replayed in order before anything else goes through, and the wrapper is healthy again.
 
 Replays are exactly-once in effect because every spooled write is idempotent in the remote store:
-outcomes by ``outcome_id``, audit entries by ``(attempt_id, phase)``, patches by id, and issues are
-written only if the remote copy is not newer (``restore_issue``, compare on ``updated_at``). A write whose
+outcomes by ``outcome_id``, audit entries by ``(attempt_id, phase)``, patches by id, issues are
+written only if the remote copy is not newer (``restore_issue``, compare on ``updated_at``), and a
+release frees only its own holder's claim (holders are unique per claim). A write whose
 acknowledgement was lost (the connection dropped during COMMIT) is spooled too and replays as a no-op.
 
 Each process appends to its own file and holds an exclusive ``flock`` on it while alive; files of
@@ -291,6 +293,8 @@ class SpoolingStore:
             await (restore(issue) if restore is not None else self.remote.save_issue(issue))
         elif op == "save_patch":
             await self.remote.save_patch(PatchSuggestion.model_validate(payload))
+        elif op == "release_lease":
+            await self.remote.release_lease(str(payload["key"]), str(payload["holder"]))
         else:
             raise KeyError(f"unknown spooled operation {op!r}")
 
@@ -441,17 +445,16 @@ class SpoolingStore:
             lambda: self.remote.issue_buckets(component=component, since=since, recent_since=recent_since)
         )
 
-    async def acquire_lease(self, key: str, holder: str, ttl_seconds: float, *, now: datetime) -> bool:
+    async def acquire_lease(self, key: str, holder: str, ttl_seconds: float, *, now: datetime | None = None) -> bool:
         return await self._read(lambda: self.remote.acquire_lease(key, holder, ttl_seconds, now=now))
 
     async def release_lease(self, key: str, holder: str) -> None:
-        try:
-            await self._read(lambda: self.remote.release_lease(key, holder))
-        except StoreUnavailable:
-            log.info("lease not released while the store is unreachable; it expires by itself", key=key)
+        await self._write(
+            lambda: self.remote.release_lease(key, holder), "release_lease", {"key": key, "holder": holder}, None
+        )
 
     async def claim_issues(
-        self, states: list[IssueState], limit: int, holder: str, ttl_seconds: float, *, now: datetime
+        self, states: list[IssueState], limit: int, holder: str, ttl_seconds: float, *, now: datetime | None = None
     ) -> list[HealthIssue]:
         return await self._read(lambda: self.remote.claim_issues(states, limit, holder, ttl_seconds, now=now))
 

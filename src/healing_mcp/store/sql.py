@@ -20,7 +20,7 @@ from healing_mcp.models import (
     PatchSuggestion,
     Severity,
 )
-from healing_mcp.store.base import IssueBucket, OutcomeRecord
+from healing_mcp.store.base import IntakeBatch, IssueBucket, OutcomeRecord
 
 SEVERITY_BY_RANK: dict[int, Severity] = {severity.rank: severity for severity in Severity}
 
@@ -37,6 +37,9 @@ TABLES = (
     "healing_memory_outcomes",
     "healing_patches",
 )
+
+# SQLSTATE raised by healing_commit_intake when a watermark moved since the batch was read.
+WATERMARK_MOVED = "HW001"
 
 MIGRATE_HINT = "run `healing-mcp db migrate` (or apply supabase/migrations with `supabase db push`)"
 
@@ -55,6 +58,19 @@ def outdated_schema_message(where: str, pending: Iterable[str]) -> str:
 
 def issue_payload(issue: HealthIssue) -> dict[str, Any]:
     return issue.model_dump(mode="json")
+
+
+def watermark_payload(batch: IntakeBatch) -> list[dict[str, Any]]:
+    """The batch's watermarks for healing_commit_intake, each with the stored value it must replace
+    (``expected``; null: none may exist) when the batch names one."""
+    items = []
+    for mark in batch.watermarks:
+        item = mark.model_dump(mode="json")
+        if mark.source in batch.expected:
+            before = batch.expected[mark.source]
+            item["expected"] = None if before is None else {"offset": before.offset, "fingerprint": before.fingerprint}
+        items.append(item)
+    return items
 
 
 def outcome_payload(outcome: OutcomeRecord) -> dict[str, Any]:

@@ -33,9 +33,12 @@ from healing_mcp.models import (
     QuarantinedLine,
     Severity,
     Watermark,
+    utcnow,
 )
 from healing_mcp.store.base import (
     ISSUE_LEASE_PREFIX,
+    LATE_DETAIL,
+    LATE_NOTE,
     IntakeBatch,
     IssueBucket,
     IssuePage,
@@ -43,7 +46,9 @@ from healing_mcp.store.base import (
     OutcomeRecord,
     StoreError,
     StoreUnavailable,
+    WatermarkMoved,
     issue_lease_key,
+    uncounted_record,
 )
 
 T = TypeVar("T")
@@ -230,6 +235,8 @@ class SQLiteStore:
                 self._put_issue(conn, issue)
                 touched.append(issue)
             for mark in batch.watermarks:
+                if mark.source in batch.expected:
+                    self._check_watermark(conn, mark.source, batch.expected[mark.source])
                 conn.execute(
                     'INSERT INTO watermarks (source, "offset", fingerprint, updated_at) VALUES (?, ?, ?, ?) '
                     'ON CONFLICT (source) DO UPDATE SET "offset" = excluded."offset", '
@@ -250,6 +257,15 @@ class SQLiteStore:
             return touched
 
         return await self._run(tx, write=True)
+
+    def _check_watermark(self, conn: sqlite3.Connection, source: str, expected: Watermark | None) -> None:
+        """Refuse the batch (inside its transaction) unless the stored watermark is still ``expected``."""
+        row = conn.execute('SELECT "offset", fingerprint FROM watermarks WHERE source = ?', (source,)).fetchone()
+        current = None if row is None else (int(row[0]), str(row[1]))
+        if current != (None if expected is None else (expected.offset, expected.fingerprint)):
+            raise WatermarkMoved(
+                f"intake in {self.description}: the watermark of {source} moved since this batch was read"
+            )
 
     async def intake_stats(self, recent: int = 5) -> IntakeStats:
         def q(conn: sqlite3.Connection) -> IntakeStats:
@@ -389,7 +405,9 @@ class SQLiteStore:
 
     # ------------------------------------------------------------------------------ leases
 
-    async def acquire_lease(self, key: str, holder: str, ttl_seconds: float, *, now: datetime) -> bool:
+    async def acquire_lease(self, key: str, holder: str, ttl_seconds: float, *, now: datetime | None = None) -> bool:
+        now = now or utcnow()  # one machine, one clock
+
         def tx(conn: sqlite3.Connection) -> bool:
             conn.execute(
                 "INSERT INTO leases (key, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
@@ -409,14 +427,15 @@ class SQLiteStore:
         )
 
     async def claim_issues(
-        self, states: list[IssueState], limit: int, holder: str, ttl_seconds: float, *, now: datetime
+        self, states: list[IssueState], limit: int, holder: str, ttl_seconds: float, *, now: datetime | None = None
     ) -> list[HealthIssue]:
         if not states or limit <= 0:
             return []
+        at_now = now or utcnow()
 
         def tx(conn: sqlite3.Connection) -> list[HealthIssue]:
             # One writer at a time (BEGIN IMMEDIATE), so checking and taking the leases cannot race.
-            at = _ts(now)
+            at = _ts(at_now)
             rows = conn.execute(
                 "SELECT i.data FROM issues i LEFT JOIN leases l ON l.key = ? || i.id "
                 f"WHERE i.state IN ({','.join('?' * len(states))}) "
@@ -428,7 +447,7 @@ class SQLiteStore:
             for (data,) in rows:
                 issue = HealthIssue.model_validate_json(data)
                 due = issue.auto_fix.next_attempt_at
-                if due is not None and due > now:
+                if due is not None and due > at_now:
                     continue
                 conn.execute(
                     "INSERT INTO leases (key, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
@@ -447,11 +466,22 @@ class SQLiteStore:
     @staticmethod
     def _append_audit(conn: sqlite3.Connection, entry: AuditEntry) -> int:
         # Idempotent on (attempt_id, phase), like the remote stores: a replayed append is stored once.
+        # An attempt is closed once (see the Store rules); one writer at a time, so no lock is needed.
         row = conn.execute(
             "SELECT seq FROM audit_log WHERE attempt_id = ? AND phase = ?", (entry.attempt_id, entry.phase)
         ).fetchone()
         if row is not None:
             return int(row[0])
+        closing = {"finished": "interrupted", "interrupted": "finished"}.get(entry.phase)
+        other = None
+        if closing is not None:
+            other = conn.execute(
+                "SELECT seq FROM audit_log WHERE attempt_id = ? AND phase = ?", (entry.attempt_id, closing)
+            ).fetchone()
+        if other is not None and entry.phase == "interrupted":
+            return int(other[0])  # it finished after all: nothing was interrupted
+        if other is not None:
+            entry = entry.model_copy(update={"details": {**entry.details, LATE_DETAIL: LATE_NOTE}})
         cur = conn.execute(
             "INSERT INTO audit_log (attempt_id, issue_id, phase, data) VALUES (?, ?, ?, ?)",
             (entry.attempt_id, entry.issue_id, entry.phase, entry.model_dump_json(exclude={"seq"})),
@@ -463,7 +493,13 @@ class SQLiteStore:
 
     async def finish_attempt(self, entry: AuditEntry, outcome: OutcomeRecord) -> MemoryRecord:
         def tx(conn: sqlite3.Connection) -> MemoryRecord:
-            self._append_audit(conn, entry)
+            seq = self._append_audit(conn, entry)
+            (late,) = conn.execute(
+                "SELECT json_extract(data, ?) IS NOT NULL FROM audit_log WHERE seq = ?",
+                (f"$.details.{LATE_DETAIL}", seq),
+            ).fetchone()
+            if late:
+                return self._memory(conn, outcome.issue_signature, outcome.fix_signature) or uncounted_record(outcome)
             return self._record_outcome(conn, outcome)
 
         return await self._run(tx, write=True)
@@ -550,11 +586,16 @@ class SQLiteStore:
         fresh = conn.execute("INSERT OR IGNORE INTO memory_outcomes VALUES (?, ?)", (outcome.outcome_id, at)).rowcount
         if fresh:
             self._fold_outcome(conn, outcome, at, success, suggestion)
+        record = self._memory(conn, outcome.issue_signature, outcome.fix_signature)
+        assert record is not None, "just folded"
+        return record
+
+    def _memory(self, conn: sqlite3.Connection, issue_signature: str, fix_signature: str) -> MemoryRecord | None:
         row = conn.execute(
             f"SELECT {self._MEMORY_COLUMNS} FROM healing_memory WHERE issue_signature = ? AND fix_signature = ?",
-            (outcome.issue_signature, outcome.fix_signature),
+            (issue_signature, fix_signature),
         ).fetchone()
-        return self._memory_row(row)
+        return None if row is None else self._memory_row(row)
 
     async def record_outcome(self, outcome: OutcomeRecord) -> MemoryRecord:
         return await self._run(lambda conn: self._record_outcome(conn, outcome), write=True)

@@ -51,6 +51,8 @@ from healing_mcp.store.base import (
     OutcomeRecord,
     StoreError,
     StoreUnavailable,
+    WatermarkMoved,
+    uncounted_record,
 )
 
 T = TypeVar("T")
@@ -76,12 +78,24 @@ def parse_supabase_url(url: str) -> str:
     text = url.strip().rstrip("/")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        shown = redact_text(text[:60]) or "an empty value"
+        # Never echo the value: it may be the key itself (the two variables swapped).
+        if _looks_like_key(text):
+            got = "it holds an API key: SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY look swapped"
+        elif not text:
+            got = "it is empty"
+        elif "://" in text and text.split("://", 1)[0].isalpha():
+            got = f"its scheme is {text.split('://', 1)[0][:10].lower()}://"
+        else:
+            got = "it has no http:// or https:// scheme"
         raise StoreError(
-            f"SUPABASE_URL must be the project's http(s) URL, like https://<project-ref>.supabase.co (got {shown})."
+            f"SUPABASE_URL must be the project's http(s) URL, like https://<project-ref>.supabase.co ({got})."
         )
     text = text.removesuffix("/rest/v1")
     return text
+
+
+def _looks_like_key(text: str) -> bool:
+    return text.startswith(("eyJ", "sb_secret_", "sb_publishable_"))
 
 
 def check_service_key(key: str) -> None:
@@ -89,6 +103,11 @@ def check_service_key(key: str) -> None:
     key = key.strip()
     if not key:
         raise StoreError(f"SUPABASE_SERVICE_ROLE_KEY is empty: {_KEY_HELP}.")
+    if key.lower().startswith(("http://", "https://")):
+        raise StoreError(
+            "SUPABASE_SERVICE_ROLE_KEY holds a URL, not a key: SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY look "
+            f"swapped; {_KEY_HELP}."
+        )
     if key.startswith("sb_secret_"):
         return
     if key.startswith("sb_publishable_"):
@@ -214,6 +233,8 @@ class SupabaseStore:
         low = message.lower()
         if code in ("40001", "40P01"):
             return _Conflict(f"Supabase at {self._where}: a concurrent write won ({code}: {message}).")
+        if code == shared.WATERMARK_MOVED:
+            return WatermarkMoved(f"intake in {self.description}: {message}")
         if code in _MISSING:
             return StoreError(shared.missing_schema_message(self.description))
         if code in ("PGRST301", "PGRST302", "PGRST303", "401") or "invalid api key" in low or "jwt" in low:
@@ -341,7 +362,7 @@ class SupabaseStore:
 
     async def commit_intake(self, batch: IntakeBatch, *, now: datetime) -> list[HealthIssue]:
         signatures = sorted({group.signature for group in batch.groups})
-        watermarks = [mark.model_dump(mode="json") for mark in batch.watermarks]
+        watermarks = shared.watermark_payload(batch)
         quarantined = [line.model_dump(mode="json") for line in batch.quarantined]
 
         async def attempt() -> list[HealthIssue]:
@@ -410,7 +431,8 @@ class SupabaseStore:
 
     # ------------------------------------------------------------------------------ leases
 
-    async def acquire_lease(self, key: str, holder: str, ttl_seconds: float, *, now: datetime) -> bool:
+    async def acquire_lease(self, key: str, holder: str, ttl_seconds: float, *, now: datetime | None = None) -> bool:
+        # now=None is sent as null: the database's clock decides (supervisors' clocks may disagree)
         return bool(
             await self._rpc(
                 "healing_acquire_lease",
@@ -422,7 +444,7 @@ class SupabaseStore:
         await self._rpc("healing_release_lease", {"p_key": key, "p_holder": holder})
 
     async def claim_issues(
-        self, states: list[IssueState], limit: int, holder: str, ttl_seconds: float, *, now: datetime
+        self, states: list[IssueState], limit: int, holder: str, ttl_seconds: float, *, now: datetime | None = None
     ) -> list[HealthIssue]:
         # One response must carry every claimed issue, so stay within PostgREST's max-rows.
         rows = await self._rpc(
@@ -447,7 +469,7 @@ class SupabaseStore:
             "healing_finish_attempt",
             {"p_entry": shared.audit_payload(entry), "p_outcome": shared.outcome_payload(outcome)},
         )
-        return shared.memory_record(rows[0])
+        return shared.memory_record(rows[0]) if rows else uncounted_record(outcome)
 
     async def list_audit(self, issue_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
         def build(c: Any) -> Any:
