@@ -3,7 +3,13 @@
 For each page's version 1: the target fingerprint of every case (``capture_fingerprint``), the
 agent's original selector (first of the case's options that selects the target alone) and the
 codegen-style selector (``build_selector``). For each case's version 2: all candidates
-(``capture_candidates``) and what the two v1 selectors select there.
+(``capture_candidates``, timed), what the two v1 selectors select there, and the time the healer's
+last step takes for the target (``candidate_handle`` + ``build_selector``, the resilient selector a
+right heal hands back), so that the benchmark can add capture, matching and selector into an
+end-to-end heal time.
+
+Chromium is launched the way the product launches it (``launcher.launch_browser``, which picks the
+browser with ``find_chromium``: ``HEALING_CHROMIUM``, Playwright's own build, or a system Chrome).
 
 The benchmark key attribute is removed from every fingerprint here, before anything is stored, so no
 matcher can see it. Results are cached under ``benchmarks/.cache/`` keyed by the corpus digest and the
@@ -28,14 +34,12 @@ from benchmarks.browser_healing.corpus import Corpus
 from benchmarks.browser_healing.dom import BENCH_ATTR
 from healing_mcp.components.browser import capture as capture_module
 from healing_mcp.components.browser import selectors as selectors_module
-from healing_mcp.components.browser.capture import capture_candidates, capture_fingerprint
+from healing_mcp.components.browser.capture import candidate_handle, capture_candidates, capture_fingerprint
 from healing_mcp.components.browser.fingerprint import ElementFingerprint
+from healing_mcp.components.browser.launcher import launch_browser
 from healing_mcp.components.browser.selectors import build_selector
 
 CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
 _KEYS_JS = f"(els) => els.map((e) => e.getAttribute({json.dumps(BENCH_ATTR)}))"
 
 
@@ -108,11 +112,11 @@ def _without_docs(path: Path) -> bytes:
 
 
 def code_digest() -> str:
-    """Digest of the capture code (capture.py, selectors.py, capture.js): a change of code there
-    invalidates cached captures."""
+    """Digest of the capture code (capture.py, selectors.py, capture.js and this module): a change of
+    code there invalidates cached captures."""
     h = hashlib.sha256()
-    for module in (capture_module, selectors_module):
-        h.update(_without_docs(Path(str(module.__file__))))
+    for path in (Path(str(capture_module.__file__)), Path(str(selectors_module.__file__)), Path(__file__)):
+        h.update(_without_docs(path))
     h.update((Path(str(capture_module.__file__)).parent / "capture.js").read_bytes())
     return h.hexdigest()[:12]
 
@@ -134,7 +138,7 @@ async def capture_corpus(corpus: Corpus, log: Any = print) -> dict[str, Any]:
     out: dict[str, Any] = {"cases": {}, "v1_capture_ms": {}}
     try:
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = await launch_browser(pw)
             context = await browser.new_context(viewport={"width": 1280, "height": 900})
             page = await context.new_page()
             by_page: dict[str, list[Any]] = {}
@@ -182,12 +186,19 @@ async def capture_corpus(corpus: Corpus, log: Any = print) -> dict[str, Any]:
                     if key == case.target_key:
                         expected = i
                     fps.append(_dump(fp))
+                selector_ms = None
+                if expected is not None:
+                    started = time.perf_counter()
+                    target = await candidate_handle(page, candidates[expected])
+                    await build_selector(page, target, candidates[expected].fingerprint)
+                    selector_ms = (time.perf_counter() - started) * 1000
                 ref = v1[case.page][case.target_key]
                 out["cases"][case.case_id] = {
                     **ref,
                     "candidates": fps,
                     "expected": expected,
                     "capture_ms": capture_ms,
+                    "selector_ms": selector_ms,
                     "original_v2": (await _outcome(page, ref["original_selector"])).__dict__,
                     "codegen_v2": (await _outcome(page, ref["codegen_selector"])).__dict__,
                 }

@@ -9,6 +9,10 @@ Outcomes per case and method:
 
 "correct" = heal_ok + refuse_ok. For the selector baselines, "refused" means the selector matched no
 element or several (Playwright's strict mode raises), which the user at least sees.
+
+Every run of healing-mcp's matcher also leaves a :class:`Sample` (its top candidate's score, margin,
+whether it passed the consistency checks, whether it was right): what the confidence calibration is
+fitted on and the reliability tables are made of.
 """
 
 from __future__ import annotations
@@ -23,11 +27,24 @@ from typing import Any
 from benchmarks.browser_healing.baselines import lcs_match
 from benchmarks.browser_healing.corpus import Case, Corpus
 from healing_mcp.components.browser.fingerprint import ElementFingerprint
-from healing_mcp.components.browser.matching import match_element
+from healing_mcp.components.browser.matching import MatchResult, match_element
 
 NO_REFERENCE = "healing-mcp, no reference run"
 METHODS = ["healing-mcp", NO_REFERENCE, "original selector", "codegen selector", "tree-path LCS"]
 OUTCOMES = ["heal_ok", "refuse_ok", "wrong", "missed"]
+
+
+@dataclass
+class Sample:
+    """One run of the matcher, as the confidence sees it."""
+
+    score: float
+    margin: float
+    confirmed: bool
+    from_selector: bool
+    top_correct: bool
+    confidence: float
+    healed: bool
 
 
 @dataclass
@@ -36,14 +53,32 @@ class CaseRun:
     expected: int | None
     outcomes: dict[str, str] = field(default_factory=dict)
     times_ms: dict[str, float] = field(default_factory=dict)
-    top_score: float = 0.0
-    margin: float = 0.0
-    confidence: float = 0.0
-    top_correct: bool = False
-    confirmed: bool = True
+    samples: dict[str, Sample] = field(default_factory=dict)  # by method: healing-mcp, NO_REFERENCE
     chosen: dict[str, int | None] = field(default_factory=dict)
     reason: str = ""
     candidates: int = 0
+    twin_move: bool = False  # moved, and v2 holds another element identical to it (see identical_twin)
+
+
+def _sample(result: MatchResult, expected: int | None, from_selector: bool) -> Sample | None:
+    if not result.ranked:
+        return None
+    return Sample(result.ranked[0].score, result.margin, result.confirmed, from_selector,
+                  result.ranked[0].index == expected, result.confidence, result.healed)  # fmt: skip
+
+
+def identical_twin(candidates: list[ElementFingerprint], expected: int) -> bool:
+    """Another visible candidate is the target's copy word for word (tag, role, label, classes,
+    attributes, link target): nothing but its place tells the target apart."""
+    t = candidates[expected]
+    key = (t.tag, t.role, t.accessible_name, t.text, tuple(t.classes), tuple(sorted(t.attributes.items())), t.href)
+    return any(
+        i != expected
+        and c.visible
+        and (c.tag, c.role, c.accessible_name, c.text, tuple(c.classes), tuple(sorted(c.attributes.items())), c.href)
+        == key
+        for i, c in enumerate(candidates)
+    )
 
 
 def _classify(chosen: int | None, expected: int | None) -> str:
@@ -68,6 +103,7 @@ def run_cases(corpus: Corpus, captured: dict[str, Any]) -> list[CaseRun]:
         run = CaseRun(case, expected, candidates=len(candidates))
         selector = data["original_selector"]
 
+        run.twin_move = case.kind == "move" and expected is not None and identical_twin(candidates, expected)
         started = time.perf_counter()
         result = match_element(stored, candidates, failed_selector=selector)
         run.times_ms["healing-mcp"] = (time.perf_counter() - started) * 1000
@@ -75,12 +111,8 @@ def run_cases(corpus: Corpus, captured: dict[str, Any]) -> list[CaseRun]:
         run.chosen["healing-mcp"] = chosen
         run.outcomes["healing-mcp"] = _classify(chosen, expected)
         run.reason = result.reason
-        if result.ranked:
-            run.top_score = result.ranked[0].score
-            run.margin = result.margin
-            run.confidence = result.confidence
-            run.confirmed = result.confirmed
-            run.top_correct = result.ranked[0].index == expected
+        if sample := _sample(result, expected, from_selector=False):
+            run.samples["healing-mcp"] = sample
 
         # Without a reference run: the original selector is used while it selects one element; when it
         # fails (none, or several), the matcher heals from the failed selector alone.
@@ -94,6 +126,8 @@ def run_cases(corpus: Corpus, captured: dict[str, Any]) -> list[CaseRun]:
             chosen = only.index if only is not None and only.healed else None
             run.chosen[NO_REFERENCE] = chosen
             run.outcomes[NO_REFERENCE] = _classify(chosen, expected)
+            if only is not None and (sample := _sample(only, expected, from_selector=True)):
+                run.samples[NO_REFERENCE] = sample
 
         run.outcomes["codegen selector"] = _selector_outcome(data["codegen_v2"], case.target_key, case.target_deleted)
 
@@ -158,39 +192,75 @@ def kind_table(runs: list[CaseRun]) -> list[str]:
 BUCKETS = [(0.0, 0.5), (0.5, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 0.99), (0.99, 1.01)]
 
 
-def reliability_table(runs: list[CaseRun]) -> list[str]:
+def reliability_table(runs: list[CaseRun], method: str = "healing-mcp") -> list[str]:
+    """Confidence against how often the top candidate was right, in confidence buckets."""
+    samples = [r.samples[method] for r in runs if method in r.samples]
     lines = [
-        "| confidence | cases | mean confidence | top candidate right | of which healed |",
+        "| confidence | runs | mean confidence | top candidate right | of which healed |",
         "|---|---|---|---|---|",
     ]
     for low, high in BUCKETS:
-        subset = [r for r in runs if low <= r.confidence < high]
+        subset = [s for s in samples if low <= s.confidence < high]
         if not subset:
             continue
-        mean = statistics.mean(r.confidence for r in subset)
-        right = sum(r.top_correct for r in subset)
-        healed = sum(r.chosen["healing-mcp"] is not None for r in subset)
+        mean = statistics.mean(s.confidence for s in subset)
+        right = sum(s.top_correct for s in subset)
+        healed = sum(s.healed for s in subset)
         label = f"{low:.2f}-{min(high, 1.0):.2f}"
         lines.append(f"| {label} | {len(subset)} | {mean:.3f} | {_pct(right, len(subset))} | {healed} |")
+    refused = [s for s in samples if not s.healed]
+    if refused:
+        lines.append("")
+        lines.append(f"Refusals: {len(refused)}, mean confidence {statistics.mean(s.confidence for s in refused):.3f}, "
+                     f"{sum(s.confidence >= 0.5 for s in refused)} at 0.50 or more.")  # fmt: skip
     return lines
 
 
-def timing_lines(runs: list[CaseRun], captured: dict[str, Any]) -> list[str]:
-    lines = ["| page set | cases | candidates (median) | capture ms median / p95 | healing-mcp match ms median / p95 |",
-             "|---|---|---|---|---|"]  # fmt: skip
+def _size_groups(runs: list[CaseRun]) -> dict[str, list[CaseRun]]:
     groups: dict[str, list[CaseRun]] = defaultdict(list)
     for r in runs:
         groups["large page (admin, ~2,000 elements)" if r.case.page.endswith("/admin") else "other pages"].append(r)
     groups["all"] = runs
-    for name, subset in groups.items():
+    return groups
+
+
+def timing_lines(runs: list[CaseRun], captured: dict[str, Any]) -> list[str]:
+    """Capture, matching, and end to end: capture + matching + (when healed) the selector step."""
+    lines = ["| page set | cases | candidates (median) | capture ms median / p95 | match ms median / p95 "
+             "| end to end ms median / p95 |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for name, subset in _size_groups(runs).items():
         capture = [captured["cases"][r.case.case_id]["capture_ms"] for r in subset]
         match = [r.times_ms["healing-mcp"] for r in subset]
+        total = [c + m + _selector_ms(r, captured) for r, c, m in zip(subset, capture, match, strict=True)]
         lines.append(
             f"| {name} | {len(subset)} | {statistics.median(r.candidates for r in subset):.0f} | "
             f"{statistics.median(capture):.0f} / {_percentile(capture, 0.95):.0f} | "
-            f"{statistics.median(match):.2f} / {_percentile(match, 0.95):.2f} |"
+            f"{statistics.median(match):.2f} / {_percentile(match, 0.95):.2f} | "
+            f"{statistics.median(total):.0f} / {_percentile(total, 0.95):.0f} |"
         )
     return lines
+
+
+def _selector_ms(run: CaseRun, captured: dict[str, Any]) -> float:
+    """The selector step of a heal (measured for the target at capture time); 0 when refused."""
+    if run.chosen["healing-mcp"] is None:
+        return 0.0
+    value = captured["cases"][run.case.case_id].get("selector_ms")
+    return float(value) if value is not None else 0.0
+
+
+def twin_move_lines(runs: list[CaseRun]) -> list[str]:
+    """Moves of one of several identical elements, where refusing is arguably the right answer."""
+    twins = [r for r in runs if r.twin_move]
+    counts = Counter(r.outcomes["healing-mcp"] for r in twins)
+    rest = [r for r in runs if not r.twin_move]
+    right = sum(r.outcomes["healing-mcp"] in ("heal_ok", "refuse_ok") for r in rest)
+    wrong = sum(r.outcomes["healing-mcp"] == "wrong" for r in rest)
+    return [
+        f"{len(twins)} such moves: healed {counts['heal_ok']} right, refused {counts['missed']}, healed "
+        f"{counts['wrong']} wrong; without them {_pct(right, len(rest))} correct and {wrong} wrong heals "
+        f"({_pct(wrong, len(rest))}) over {len(rest)} cases.",
+    ]
 
 
 def failures(runs: list[CaseRun], method: str = "healing-mcp") -> list[str]:

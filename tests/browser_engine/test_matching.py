@@ -221,7 +221,12 @@ def test_a_link_to_another_record_is_not_the_same_link() -> None:
     other = _row_link("Ann Lee", 7, 2).model_copy(update={"neighbor_texts": ["Ann Lee ann.lee@y.org"]})
     result = match_element(stored, [_row_link("Bo Chan", 4, 1), other, _row_link("Cy Diaz", 5, 3)])
     assert not result.healed, result.reason
-    assert result.ranked[0].evidence["href"] == pytest.approx(0.1)
+    # Ann's other namesake is not even a candidate: it is set aside, and the result says why.
+    assert result.set_aside[0].index == 1
+    assert result.set_aside[0].evidence["href"] == pytest.approx(0.1)
+    assert "another record" in result.set_aside[0].ruled_out
+    assert "set aside" in result.reason
+    assert result.confidence < 0.5
 
 
 def test_refuses_an_element_outside_the_targets_container() -> None:
@@ -256,6 +261,103 @@ def test_a_former_neighbour_is_not_the_target() -> None:
     assert not result.healed, result.reason
     assert result.rule in ("unconfirmed", "ambiguous", "threshold")
     assert not result.confirmed or result.rule != "unconfirmed"
+
+
+def _home(where: str, i: int, neighbours: list[str], classes: list[str] | None = None) -> ElementFingerprint:
+    return fp("a", href="/", role="link", accessible_name="Home", text="Home", classes=classes or [],
+              xpath=f"/html/body/{where}/li[1]/a", index_path=[1, i, 0, 0],
+              ancestors=["li", where, "body", "html"], neighbor_texts=neighbours,
+              bbox=[56.0, 16.0 + 250 * i, 42.0, 17.0])  # fmt: skip
+
+
+def _docs(where: str, i: int) -> ElementFingerprint:
+    return fp("a", href="/docs", role="link", accessible_name="Docs", text="Docs", xpath=f"/html/body/{where}/li[2]/a",
+              index_path=[1, i, 1, 0], ancestors=["li", where, "body", "html"], neighbor_texts=["Getting started"],
+              bbox=[120.0, 16.0 + 250 * i, 40.0, 17.0])  # fmt: skip
+
+
+def test_a_look_alike_in_another_region_is_not_the_deleted_target() -> None:
+    # The breadcrumb's "Home" was deleted; the menu's "Home" links to the same page but is another element.
+    stored = _home("ol.breadcrumb", 2, ["Docs", "Docs Getting started"])
+    menu_home = _home("ul.menu", 0, ["Products", "Pricing"], classes=["menu-link"])
+    result = match_element(stored, [menu_home, _docs("ol.breadcrumb", 2)])
+    assert not result.healed, result.reason
+    assert result.set_aside[0].index == 0
+    assert "region ol.breadcrumb" in result.set_aside[0].ruled_out
+
+
+def test_the_target_word_for_word_heals_outside_its_region() -> None:
+    stored = _home("ol.breadcrumb", 2, ["Docs", "Docs Getting started"])
+    moved = _home("ul.menu", 0, ["Products", "Pricing"])  # the same link, now in the menu
+    assert_heals_to(match_element(stored, [moved, _docs("ol.breadcrumb", 2)]), 0)
+
+
+def _card_title(title: str, product: int, slot: int, neighbours: list[str]) -> ElementFingerprint:
+    return fp("h3", role="heading", accessible_name=title, text=title, classes=["card-title"],
+              xpath=f"/html/body/main/div/article[{slot}]/div/h3", index_path=[1, 0, 0, slot - 1, 1, 0],
+              ancestors=["div.card-body", f"article#product-{product}.card", "div.grid", "main", "body", "html"],
+              neighbor_texts=neighbours, bbox=[20.0 + 230 * (slot - 1), 400.0, 220.0, 22.0])  # fmt: skip
+
+
+def _card_image(title: str, product: int, slot: int) -> ElementFingerprint:
+    return fp("img", role="img", accessible_name=title, alt=title, xpath=f"/html/body/main/div/article[{slot}]/img",
+              index_path=[1, 0, 0, slot - 1, 0], bbox=[20.0 + 230 * (slot - 1), 200.0, 220.0, 180.0],
+              ancestors=[f"article#product-{product}.card", "div.grid", "main", "body", "html"])  # fmt: skip
+
+
+def test_an_unchanged_element_with_a_unique_label_heals_in_another_record() -> None:
+    stored = _card_title("Brass candle holder", 11, 3, ["$46.50", "$46.50 Add to cart", "Marble coaster set"])
+    # v2: the title moved into card 7; card 11 is still there with its image.
+    moved = _card_title("Brass candle holder", 7, 1, ["$12.00", "Blue ceramic mug $12.00 Add to cart"])
+    others = [_card_title("Blue ceramic mug", 7, 1, ["$12.00"]), _card_image("Brass candle holder", 11, 3),
+              _card_title("Marble coaster set", 10, 2, ["$9.00"])]  # fmt: skip
+    assert_heals_to(match_element(stored, [*others, moved]), 3)
+
+
+def test_a_look_alike_in_another_record_is_no_rival() -> None:
+    stored = _card_title("Felt slippers", 5, 2, ["$114.00", "$114.00 Add to cart", "Wool beanie"])
+    # v2: a copy of the card (other price, id product-5-b) took the target's place; the target moved on.
+    copy = _card_title("Felt slippers", 5, 2, ["$17.50", "$17.50 Add to cart", "Wool beanie"]).model_copy(
+        update={"ancestors": ["div.card-body", "article#product-5-b.card", "div.grid", "main", "body", "html"]}
+    )
+    target = _card_title("Felt slippers", 5, 3, ["$114.00", "$114.00 Add to cart", "Felt slippers"])
+    result = match_element(stored, [_card_title("Wool beanie", 4, 1, ["$15.00"]), copy, target])
+    assert_heals_to(result, 2)
+
+
+def test_the_label_of_a_field_is_no_rival_of_the_field() -> None:
+    stored = fp("input", id="city", name="city", type="text", role="textbox", accessible_name="City",
+                classes=["form-input"], xpath="/html/body/form/div[2]/input", index_path=[1, 0, 1, 1],
+                ancestors=["div.field", "form", "body"], neighbor_texts=["City", "Street address"],
+                bbox=[20.0, 120.0, 200.0, 30.0])  # fmt: skip
+    # v2: id and name removed, so the <label for=city> no longer names the field.
+    field = stored.model_copy(update={"id": "", "name": "", "accessible_name": ""})
+    label = fp("label", text="City", accessible_name="", xpath="/html/body/form/div[2]/label",
+               index_path=[1, 0, 1, 0], ancestors=["div.field", "form", "body"],
+               neighbor_texts=["Street address"], bbox=[20.0, 100.0, 40.0, 18.0])  # fmt: skip
+    street = fp("input", id="street", name="street", type="text", role="textbox", accessible_name="Street address",
+                xpath="/html/body/form/div[1]/input", index_path=[1, 0, 0, 1], ancestors=["div.field", "form", "body"],
+                neighbor_texts=["Street address"], bbox=[20.0, 40.0, 200.0, 30.0])  # fmt: skip
+    result = match_element(stored, [label, street, field])
+    assert_heals_to(result, 2)
+    # The label outscores the other field but is set aside: the lead is measured against the field.
+    assert [r.index for r in result.ranked] == [2, 1]
+
+
+def _member_delete(name: str, row: int, neighbours: list[str]) -> ElementFingerprint:
+    return fp("button", role="button", accessible_name="Delete", text="Delete", classes=["btn", "btn-danger"],
+              xpath=f"/html/body/table/tbody/tr[{row}]/td[4]/button", index_path=[1, 0, 0, row - 1, 3, 1],
+              ancestors=["td.actions", "tr.user-row", "tbody", "table", "body", "html"],
+              neighbor_texts=[*neighbours, f"{name} {name.lower().replace(' ', '.')}@example.com Admin", "Members"],
+              bbox=[560.0, 40.0 + 30 * row, 54.0, 21.0])  # fmt: skip
+
+
+def test_a_rows_own_text_outweighs_what_every_row_says() -> None:
+    names = ["Alice Rossi", "Alice Larsen", "Bo Chan", "Cy Diaz", "Dee Ito", "Eve Park"]
+    stored = _member_delete("Alice Rossi", 1, ["Edit", "⋯"])
+    # v2: the row's buttons were reordered, so "⋯" is no longer next to Delete in Alice Rossi's row.
+    v2 = [_member_delete(name, i + 1, ["Edit"] if i == 0 else ["Edit", "⋯"]) for i, name in enumerate(names)]
+    assert_heals_to(match_element(stored, v2), 0)
 
 
 # ------------------------------------------------------------------------------- selector only
@@ -304,6 +406,18 @@ def test_selector_alone_refuses_when_it_says_nothing_useful() -> None:
     assert not result.healed
 
 
+def assert_refusal_costs_confidence(result: MatchResult) -> None:
+    """A refusal by the selector check is a failed consistency check: the calibrated confidence takes
+    the penalty for it, instead of reading like the lead of a clear match."""
+    if result.rule != "selector":
+        return
+    assert not result.confirmed
+    top = result.ranked[0]
+    refused = confidence_of(top.score, result.margin, confirmed=False, from_selector=True)
+    assert result.confidence == pytest.approx(refused, abs=1e-3)
+    assert result.confidence < confidence_of(top.score, result.margin, from_selector=True)
+
+
 @pytest.mark.parametrize(
     "selector",
     [
@@ -318,6 +432,27 @@ def test_selector_alone_refuses_rather_than_guess(selector: str) -> None:
     result = match_element(None, page, failed_selector=selector)
     assert not result.healed, result.reason
     assert result.index is None
+    assert_refusal_costs_confidence(result)
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        'input[name="password_confirm"]',  # a field name is an identifier: this is not "password"
+        'text="acme doc"',  # what was typed into the search field is not its label
+        'a:has-text("Tara Larsen")',  # one letter makes another person
+    ],
+)
+def test_selector_alone_does_not_take_a_near_namesake(selector: str) -> None:
+    page = [
+        fp("input", id="su-password", name="password", type="password", role="textbox", accessible_name="Password"),
+        fp("input", name="q", type="search", role="searchbox", accessible_name="Search", value="acme docs"),
+        fp("a", href="/users/8", role="link", accessible_name="Yara Larsen", text="Yara Larsen"),
+        fp("button", role="button", accessible_name="Sign up", text="Sign up"),
+    ]
+    result = match_element(None, page, failed_selector=selector)
+    assert not result.healed, result.reason
+    assert_refusal_costs_confidence(result)
 
 
 def test_failed_selector_is_extra_evidence_with_a_fingerprint() -> None:
@@ -420,3 +555,4 @@ def test_text_similarity_handles_small_edits() -> None:
     assert text_similarity("Subscribe", "Subscirbe") > 0.7
     assert text_similarity("Password", "Pasword") > 0.7
     assert text_similarity("Add to cart", "Delete account") < 0.2
+    assert text_similarity("Edit", "Exit") == 0.0  # short words one edit apart are other words

@@ -17,7 +17,8 @@ min_margin=DEFAULT_MIN_MARGIN) -> MatchResult``
 - ``failed_selector``: the selector that stopped working; with ``stored`` it is extra (weak) evidence.
 - Returns :class:`MatchResult`: ``healed``, ``index`` into ``candidates`` (None unless healed),
   calibrated ``confidence``, a plain-words ``reason``, the refusing ``rule``, the ``margin`` over the
-  runner-up and the top few ``ranked`` candidates with their per-feature evidence.
+  runner-up, the top few ``ranked`` candidates with their per-feature evidence, and ``set_aside``: the
+  candidates that outscored the chosen one but cannot be the target, each with its ``ruled_out`` reason.
 
 Fingerprint fields used
 -----------------------
@@ -33,16 +34,21 @@ id              2.5     ``id`` when it looks hand-written, 0.6 when generated (:
                         equal 1; token similarity x 0.7
 text            3.0     ``accessible_name`` against ``accessible_name``, ``text`` against ``text``
                         (averaged): normalised equality 1, else fuzzy token similarity x 0.95
-                        (UI synonyms, "log in" = "login", one-edit typos, plurals)
+                        (UI synonyms, "log in" = "login", one-edit typos in words of 5+ letters,
+                        plurals); the ``value`` of checkboxes, radios, buttons and options counts
+                        as a label, a text field's typed value does not
 unique_label    1.5     only when exactly one candidate of the stored kind carries the stored label
 neighbors       2.0     ``neighbor_texts``: 0.6 x IDF^2-weighted share of the stored words found
                         around the candidate (IDF over the candidates: words around every row weigh
-                        nothing, a person's name a lot) + 0.4 x share of whole texts found verbatim.
-                        x (1 + ln k), at most x3, when k >= 2 candidates carry the stored label
+                        nothing, a person's name a lot) + 0.4 x IDF^2-weighted share of whole texts
+                        found verbatim (a row's own text says which row, a heading above every row
+                        does not). x (1 + ln k), at most x3, when k >= 2 candidates carry the
+                        stored label
 attributes      1.2     ``name``, ``type``, ``placeholder``, ``aria_label``, ``alt``, ``title``, ``value``,
                         ``attributes``: per attribute, same value 1, changed value 0.2-0.4
 href            1.2     ``href`` without host: equal 1; same route with other numbers 0.1 (another
-                        record); else path words x 0.8
+                        record); else path words x 0.8. x (1 + ln k), at most x3, among k >= 2
+                        look-alikes, like the neighbours: which record a link opens tells them apart
 classes         1.2     ``classes`` minus state and generated classes: Jaccard, or class-word
                         Jaccard x 0.8 (``btn-primary`` vs ``btn__primary``)
 records         1.0     hand-written ids in ``ancestors`` (``li#comment-104``) the candidate also has
@@ -60,46 +66,70 @@ actionable      0.3     without a stored fingerprint and without tag or role in 
 ==============  ======  =======================================================================
 
 The weights were set by reasoning (what survives a redesign, what tells look-alikes apart) and then
-adjusted on the development sets of ``benchmarks/browser_healing``; its held-out set was generated
-afterwards and never used to tune.
+adjusted on the development sets of ``benchmarks/browser_healing``; each of its held-out sets was
+generated after the matcher it first measured had been frozen.
 
 Decision: no silent wrong heals
 -------------------------------
-The best candidate is accepted only if all of these hold, else ``healed`` is False, ``index`` None,
-and ``rule`` / ``reason`` say why:
+With a stored fingerprint, candidates that cannot be the target whatever the others are, because
+their own evidence contradicts it, are set aside: they are neither the answer nor a rival (unless a
+test id or hand-written id that no other candidate shares vouches for them). ``set_aside`` lists those
+that outscored the chosen one, each with its ``ruled_out`` reason:
+
+- region: the target's region (its nearest ancestor with a hand-written id or a stable class:
+  ``ol.breadcrumb``, ``li#comment-104``) is still on the page, the candidate is outside it and outside
+  any renamed copy of it (``div.field`` -> ``div.field-wrap``), and it is not the stored element word
+  for word (same tag, role, label, stable classes, attributes and link target): the main menu's "Home"
+  once the breadcrumb's is gone. Link targets and field names do not vouch here, since pages repeat
+  them across regions;
+- another record: it links to the same route with another number (``/users/7``, not ``/users/3``);
+- container: the target's record (an ancestor with a hand-written id, ``article#product-11``) is still
+  on the page and the candidate is not in it, unless it is the stored element word for word and the
+  only element of its kind with that label (a product title moved into another card);
+- kind: it shares neither tag nor role with the stored element (the ``<label>`` that still carries a
+  field's former name), unless an identity attribute vouches for it.
+
+The best remaining candidate is accepted only if all of these hold, else ``healed`` is False, ``index``
+None, and ``rule`` / ``reason`` say why:
 
 1. ``threshold``: its score reaches the threshold (default 0.5);
 2. ``ambiguous``: it leads the runner-up by ``min_margin`` (default 0.05). Elements nested in or
    around the best one with the same label (the ``<span>`` inside a ``<button>``) are not rivals;
-3. ``unconfirmed`` (with a stored fingerprint, unless a test id, hand-written id, link target or field
-   name that no other candidate shares vouches for it):
+3. ``unconfirmed`` (unless a test id, hand-written id, link target or field name that no other
+   candidate shares vouches for it):
 
-   - several candidates carry the stored label and the best one's surroundings match less than
-     ``MIN_CONTEXT``: picking one would be a guess by position;
-   - its label changed (text < 0.9) and its surroundings do not confirm it word for word (the less
-     the label agrees, the more is needed), or it was one of the target's neighbours;
-   - its label changed and it is another kind of element, or it shares neither tag nor role;
-   - the target's container (an ancestor with a hand-written id) is still on the page but the
-     candidate is outside it;
+   - several candidates carry the stored label (those set aside do not count: they are told apart
+     already) and the best one's surroundings match less than ``MIN_CONTEXT``: picking one would be a
+     guess by position;
+   - with a stored fingerprint, its label changed (text < 0.9) and its surroundings do not confirm it
+     word for word (the less the label agrees, the more is needed), or it was one of the target's
+     neighbours;
+   - its label mostly changed (text < 0.5) and so did its tag;
 4. ``selector`` (without a stored fingerprint): the selector's tag, role or label kind fits the
    candidate, it leads by ``SELECTOR_MIN_MARGIN``, and the selector clearly names it (its text, test id
-   or id nearly equal; or all the selector's words on the candidate and none of the candidate's own
-   identifiers unexplained);
+   or id nearly equal; an attribute it names nearly equal, identifiers such as ``name`` with every word
+   kept; or all the selector's words on the candidate and none of the candidate's own identifiers
+   unexplained);
 5. ``hidden`` / ``disabled``: it is visible and enabled (unless the stored element itself was not).
 
 Confidence
 ----------
-``confidence = 1 / (1 + exp(-(A * score + B * margin + C + D * unconfirmed)))``: the probability that
-the top candidate is the right element, increasing in the score and the margin and much lower when a
-consistency check failed. A, B, C and D are a logistic regression fitted on the development sets
-(``python -m benchmarks.browser_healing --calibrate``) and frozen below; the benchmark prints a
-reliability table for the held-out set.
+``confidence = 1 / (1 + exp(-(A * score + B * margin + C + D * unconfirmed + E * selector_only)))``:
+the probability that the top candidate is the right element, increasing in the score and the margin,
+much lower when a consistency check failed (``unconfirmed``, and without a stored fingerprint also the
+``selector`` check, so that such a refusal does not read like the lead of a clear match), and shifted
+by ``E`` when there was no stored fingerprint. A to E are a logistic regression fitted on every run of
+the matcher on the development sets, with and without a stored fingerprint (``python -m
+benchmarks.browser_healing --calibrate``), and frozen in ``decision.py``; the benchmark prints
+reliability tables for the held-out sets.
 
 Speed
 -----
 Identity features (test id, id, text, tag, href, neighbours) are computed for every candidate through
 per-call memo tables (pages repeat values a lot); the others only while a candidate's optimistic bound
-can still reach the top ranks. The ranking is exactly what scoring every candidate fully would give.
+can still reach the top ranks. Setting aside needs identity features only, so a candidate set aside is
+never scored fully unless it could outscore the best one. The ranking is exactly what scoring every
+remaining candidate fully would give.
 """
 
 from __future__ import annotations
@@ -109,6 +139,7 @@ from healing_mcp.components.browser.matching.decision import (
     CALIBRATION_B,
     CALIBRATION_C,
     CALIBRATION_D,
+    CALIBRATION_E,
     MatchResult,
     ScoredCandidate,
     confidence_of,
@@ -138,6 +169,7 @@ __all__ = [
     "CALIBRATION_B",
     "CALIBRATION_C",
     "CALIBRATION_D",
+    "CALIBRATION_E",
     "DEFAULT_MIN_MARGIN",
     "DEFAULT_THRESHOLD",
     "MIN_CONTEXT",

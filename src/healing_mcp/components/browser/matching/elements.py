@@ -116,5 +116,44 @@ def ancestor_ids(ancestors: Sequence[str]) -> frozenset[str]:
     return frozenset(out)
 
 
+def region_of(ancestors: Sequence[str]) -> str:
+    """The nearest ancestor that names a region of the page (``ol.breadcrumb``, ``nav#main``,
+    ``article#product-9``): a hand-written id or a stable class. "" when there is none."""
+    for summary in ancestors:
+        if summary in ("body", "html", "#shadow-root"):
+            continue
+        ident, classes = _summary_parts(summary)
+        if ident or classes:
+            return summary
+    return ""
+
+
+def _summary_parts(summary: str) -> tuple[str, frozenset[str]]:
+    """Hand-written id and stable classes of an ancestor summary ``tag#id.class1.class2``."""
+    head, *classes = summary.split(".")
+    ident = head.split("#", 1)[1] if "#" in head else ""
+    if ident and any(p.search(ident) for p in GENERATED_ID_PATTERNS):
+        ident = ""
+    return ident, stable_classes(classes)
+
+
+def in_region(region: str, ancestors: Sequence[str]) -> bool:
+    """An element with these ancestors is inside ``region`` (any element of that kind), or inside a
+    renamed copy of it: same tag, and the same id or every word of its classes still there
+    (``div.field`` -> ``div.field-wrap``)."""
+    if region in ancestors:
+        return True
+    tag = ancestor_tag(region)
+    ident, classes = _summary_parts(region)
+    words = class_tokens(classes)
+    for summary in ancestors:
+        if ancestor_tag(summary) != tag:
+            continue
+        other_id, other_classes = _summary_parts(summary)
+        if (ident and ident == other_id) or (words and words <= class_tokens(other_classes)):
+            return True
+    return False
+
+
 def neighbor_tokens(texts: Sequence[str]) -> frozenset[str]:
     return frozenset(tok for text in texts for tok in text_tokens(text))

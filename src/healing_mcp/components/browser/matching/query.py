@@ -19,6 +19,7 @@ from healing_mcp.components.browser.matching.elements import (
     class_tokens,
     href_key,
     neighbor_tokens,
+    region_of,
     stable_classes,
 )
 from healing_mcp.components.browser.matching.selector_hints import SelectorHints, parse_selector
@@ -32,12 +33,6 @@ MIN_CONTEXT = 0.6
 # A candidate whose label differs from the stored one needs this much of the stored surroundings (or an
 # identity attribute) to be trusted: otherwise it is merely an element in a similar place.
 MIN_CONTEXT_RELABELLED = 0.6
-
-# Logistic calibration (see module docstring), fitted on the development sets of the benchmark.
-CALIBRATION_A = 5.32
-CALIBRATION_B = 11.75
-CALIBRATION_C = -2.47
-CALIBRATION_D = -3.88  # added when the best candidate failed a consistency check (unconfirmed)
 
 TOP_K = 4  # candidates ranked exactly and reported in MatchResult.ranked
 
@@ -94,6 +89,7 @@ class Query:
     hints: SelectorHints | None = None
     scope_words: frozenset[str] = frozenset()
     record_ids: frozenset[str] = frozenset()
+    region: str = ""
     weights: dict[str, float] = field(default_factory=dict)
 
 
@@ -139,6 +135,7 @@ def build_query(stored: ElementFingerprint, from_selector: bool, hints: Selector
         hints=hints,
         scope_words=frozenset(hints.scope_words) if hints and from_selector else frozenset(),
         record_ids=ancestor_ids(stored.ancestors),
+        region="" if from_selector else region_of(stored.ancestors),
     )
     w: dict[str, float] = {}
     # When the fingerprint comes from the failed selector, its id / test id / classes are exactly what

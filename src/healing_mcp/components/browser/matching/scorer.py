@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from functools import cached_property
 
 from healing_mcp.components.browser.fingerprint import ElementFingerprint
 from healing_mcp.components.browser.matching.elements import (
@@ -24,6 +25,7 @@ from healing_mcp.components.browser.matching.elements import (
     attr_map,
     class_tokens,
     href_key,
+    in_region,
     other_record,
     role_similarity,
     stable_classes,
@@ -40,6 +42,8 @@ from healing_mcp.components.browser.matching.text import (
     token_similarity,
     tokens_close,
 )
+
+_NAMING_VALUE_TYPES = frozenset({"checkbox", "radio", "button", "submit", "reset"})
 
 
 def _ident_similarity(a: str, a_tokens: tuple[str, ...], b: str) -> float:
@@ -137,9 +141,12 @@ class Scorer:
         }
         self.shared["name"] = bool(q.fp.name) and sum(1 for c in candidates if c.name == q.fp.name) > 1
         self.crowd, unique = self._count_look_alikes()
-        if self.crowd >= 2 and "neighbors" in self.weights:
-            # Among look-alikes only the surroundings tell which one is meant: they weigh more.
-            self.weights["neighbors"] *= min(3.0, 1.0 + math.log(self.crowd))
+        if self.crowd >= 2:
+            # Among look-alikes only the surroundings and the link target (which record it opens)
+            # tell which one is meant: they weigh more.
+            for name in ("neighbors", "href"):
+                if name in self.weights:
+                    self.weights[name] *= min(3.0, 1.0 + math.log(self.crowd))
         if unique is not None:
             # A label that only one element of this kind carries identifies it well.
             self.weights["unique_label"] = W_UNIQUE_LABEL
@@ -153,28 +160,51 @@ class Scorer:
             cheap = [a + weight * b for a, b in zip(cheap, values, strict=True)]
         self.cheap = cheap
 
+    @cached_property
+    def region_present(self) -> bool:
+        """The stored element's region (see :func:`~.elements.region_of`) is still on the page."""
+        region = self.q.region
+        return bool(region) and any(in_region(region, a) for a in {tuple(c.ancestors) for c in self.candidates})
+
+    @cached_property
+    def page_record_ids(self) -> frozenset[str]:
+        """Hand-written ids of every candidate's ancestors: the records still on the page."""
+        return frozenset(i for a in {tuple(c.ancestors) for c in self.candidates} for i in ancestor_ids(a))
+
     def _count_look_alikes(self) -> tuple[int, int | None]:
         """Candidates that carry the stored label and are the same kind of element (same role or tag),
-        visible if the stored element was: the crowd the target must be told apart from. Also the index
-        of the only candidate of that kind with exactly the stored label, if there is exactly one."""
+        visible if the stored element was: the crowd the target must be told apart from (their indices
+        are kept in ``look_alikes``). Also the index of the only candidate of that kind with exactly the
+        stored label, if there is exactly one."""
         texts = self.values.get("text")
+        self.look_alikes: list[int] = []
         if texts is None:
             return 0, None
         q = self.q
-        crowd = 0
         exact: list[int] = []
         for i, (value, c) in enumerate(zip(texts, self.candidates, strict=True)):
             if value < 0.9 or (q.fp.visible and not c.visible):
                 continue
             if (q.role and c.role == q.role) or c.tag == q.tag or not (q.role or q.tag):
-                crowd += 1
+                self.look_alikes.append(i)
                 if value >= 0.99:
                     exact.append(i)
-        return crowd, exact[0] if len(exact) == 1 else None
+        return len(self.look_alikes), exact[0] if len(exact) == 1 else None
 
     def full_score(self, i: int) -> float:
         c = self.candidates[i]
         return (self.cheap[i] + sum(weight * fn(c) for _, weight, fn in self.lazy)) / self.total
+
+    def identity_evidence(self, i: int) -> dict[str, float]:
+        """The features computed for every candidate up front, plus the cheap structural ones (role,
+        records): enough to rule a candidate out without scoring it fully."""
+        out = {name: values[i] for name, values in self.values.items()}
+        c = self.candidates[i]
+        if "role" in self.weights:
+            out["role"] = self.role(c)
+        if "records" in self.weights:
+            out["records"] = self.records(c)
+        return out
 
     def evidence(self, i: int) -> dict[str, float]:
         out = {name: values[i] for name, values in self.values.items()}
@@ -220,7 +250,9 @@ class Scorer:
             pairs.append(text_similarity(q.text, c.text))
         if pairs:
             return sum(pairs) / len(pairs)
-        cand = [t for t in (c.accessible_name, c.text, c.value) if t]
+        # A checkbox's or an option's value names it; a text field's value is what someone typed.
+        value = c.value if c.type in _NAMING_VALUE_TYPES or c.tag == "option" else ""
+        cand = [t for t in (c.accessible_name, c.text, value) if t]
         return max((text_similarity(a, b) for a in self.q.labels for b in cand), default=0.0)
 
     def attributes(self, c: ElementFingerprint) -> float:

@@ -18,11 +18,13 @@ from healing_mcp.components.browser.matching.text import normalize_text, text_to
 def neighbor_values(
     stored: ElementFingerprint, stored_tokens: frozenset[str], candidates: Sequence[ElementFingerprint]
 ) -> list[float]:
-    """IDF-weighted share of the stored neighbour words found around each candidate.
+    """IDF-weighted share of the stored neighbour words, and of the stored neighbour texts word for
+    word, found around each candidate (``W_NEIGHBOR_WORDS`` : the rest).
 
-    Inverse document frequency is taken over the candidates' neighbour words: words around every
-    element of the page ("Edit", "Delete", a table heading) weigh little, words around few
-    ("Alice Nguyen") weigh a lot, and look-alikes differ exactly in those.
+    Inverse document frequency is taken over the candidates' neighbours: words and texts around every
+    element of the page ("Edit", "Delete", a table heading) weigh little, those around few ("Alice
+    Nguyen", a row's own text) weigh a lot, and look-alikes differ exactly in those. Sums are exact
+    (``math.fsum``), so the result does not depend on set order.
     """
     per_text: dict[str, frozenset[str]] = {}
     hits: list[frozenset[str]] = []
@@ -41,24 +43,38 @@ def neighbor_values(
     n = len(candidates)
     # Squared: template words shared by many records must not outvote the one name that differs.
     idf = {tok: math.log((n + 1.0) / (count + 1.0)) ** 2 for tok, count in df.items()}
-    total = sum(idf.values())
+    total = math.fsum(idf.values())
     if total <= 0:
         return [0.0] * n
     # Word for word agreement of whole texts counts too: it is what a reordering of the page or a
-    # single volatile heading leaves intact, and it does not hinge on one rare word.
-    stored_texts = [normalize_text(t) for t in stored.neighbor_texts]
-    exact_by_texts: dict[tuple[str, ...], float] = {}
+    # single volatile heading leaves intact, and it does not hinge on one rare word. Whole texts are
+    # weighed by their rarity as well: a row's own text ("Alice Rossi alice.rossi@... Admin") says
+    # which row, a heading above every row ("Members") does not.
+    stored_texts = list(dict.fromkeys(normalize_text(t) for t in stored.neighbor_texts))
+    wanted = set(stored_texts)
+    exact_by_texts: dict[tuple[str, ...], frozenset[str]] = {}
+    text_df = dict.fromkeys(stored_texts, 0)
+    present: list[frozenset[str]] = []
+    for c in candidates:
+        key = tuple(c.neighbor_texts)
+        have = exact_by_texts.get(key)
+        if have is None:
+            have = exact_by_texts[key] = frozenset(normalize_text(t) for t in key) & wanted
+        present.append(have)
+        for text in have:
+            text_df[text] += 1
+    text_idf = {t: math.log((n + 1.0) / (count + 1.0)) ** 2 for t, count in text_df.items()}
+    text_total = math.fsum(text_idf.values())
     by_set: dict[frozenset[str], float] = {}
+    by_texts: dict[frozenset[str], float] = {}
     out: list[float] = []
-    for found, c in zip(hits, candidates, strict=True):
+    for found, have in zip(hits, present, strict=True):
         value = by_set.get(found)
         if value is None:
-            value = by_set[found] = sum(idf[t] for t in found) / total
-        key = tuple(c.neighbor_texts)
-        exact = exact_by_texts.get(key)
+            value = by_set[found] = math.fsum(idf[t] for t in found) / total
+        exact = by_texts.get(have)
         if exact is None:
-            around = {normalize_text(t) for t in key}
-            exact = exact_by_texts[key] = sum(1 for t in stored_texts if t in around) / len(stored_texts)
+            exact = by_texts[have] = math.fsum(text_idf[t] for t in have) / text_total if text_total > 0 else 0.0
         out.append(W_NEIGHBOR_WORDS * value + (1.0 - W_NEIGHBOR_WORDS) * exact)
     return out
 

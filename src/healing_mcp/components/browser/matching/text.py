@@ -239,7 +239,9 @@ def tokens_close(a: str, b: str) -> bool:
         return False
     if a.startswith(b) or b.startswith(a):  # abbreviations and suffixes: "descr"/"description"
         return min(len(a), len(b)) >= 4
-    return _one_edit_apart(a, b)
+    # One edit turns a short word into another word ("edit"/"exit", "Tara"/"Yara"): typos count as the
+    # same word only from five letters on.
+    return min(len(a), len(b)) >= 5 and _one_edit_apart(a, b)
 
 
 @lru_cache(maxsize=131072)
