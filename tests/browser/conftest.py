@@ -28,6 +28,7 @@ class Route:
     content_type: str
     body: bytes
     delay: float = 0.0
+    cookie: str | None = None
 
 
 @dataclass
@@ -43,8 +44,10 @@ class RecordingServer:
     def url(self, path: str = "/") -> str:
         return f"http://{self.host}:{self.port}{path}"
 
-    def page(self, path: str, html: str, *, status: int = 200, delay: float = 0.0) -> str:
-        self.routes[path] = Route(status, "text/html; charset=utf-8", html.encode(), delay)
+    def page(self, path: str, html: str, *, status: int = 200, delay: float = 0.0, cookie: str | None = None) -> str:
+        """Serve ``html`` at ``path``; with ``cookie`` (``name=value``) only to requests that send it, a
+        sign-in page to the others."""
+        self.routes[path] = Route(status, "text/html; charset=utf-8", html.encode(), delay, cookie)
         return self.url(path)
 
     def asset(self, path: str, body: str, *, status: int = 200, content_type: str = "text/plain") -> str:
@@ -77,6 +80,8 @@ def _handler(server: RecordingServer) -> type[BaseHTTPRequestHandler]:
                 status, ctype, body = 404, "text/plain", b"not found"
             elif self.command not in ("GET", "HEAD"):
                 status, ctype, body = 200, "text/html", b"<html><title>posted</title><body>posted</body></html>"
+            elif route.cookie and route.cookie not in (self.headers.get("Cookie") or "").replace(" ", "").split(";"):
+                status, ctype, body = 200, "text/html", b"<html><body><h1>Please sign in</h1></body></html>"
             else:
                 if route.delay:
                     threading.Event().wait(route.delay)

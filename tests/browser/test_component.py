@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -47,42 +48,68 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return load_settings(tmp_path / "absent.toml", **{**base, **overrides})
 
 
-async def open_engine(settings: Settings, browser: Any) -> Engine:
+def load_flow(settings: Settings, relative: str, code: str) -> Any:
+    """Write an agent flow into the project and import it: the wrapper then records call sites in the
+    project's own source, as it does for a real agent."""
+    path = settings.project_root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(code)
+    spec = importlib.util.spec_from_file_location(f"flow_{abs(hash(path))}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def open_engine(settings: Settings, browser: Any, config: dict[str, Any] | None = None) -> Engine:
     component = BrowserComponent()
-    component.configure(settings, {})
+    component.configure(settings, config or {})
     component.use_browser(browser)
     registry = Registry()
     registry.register(component)
     return await Engine.open(settings, registry)
 
 
-async def record_then_break(context: Any, server: RecordingServer, settings: Settings, v2: str) -> None:
-    """Agent run on v1 (fingerprints recorded), then the page changes and the click fails."""
-    url = server.page("/shop", V1)
-    page = await context.new_page()
-    agent = instrument(
+def agent_page(page: Any, settings: Settings, **options: Any) -> Any:
+    return instrument(
         page,
         reporter=EventReporter(settings.resolved_events_dir),
         store=FingerprintStore(settings.home / "browser" / "fingerprints.db"),
+        **options,
     )
-    await agent.goto(url)
-    await agent.fill("#qty", "2")
-    await agent.locator("#buy-now").hover()
+
+
+BUY_FLOW = """async def record(page, url):
+    await page.goto(url)
+    await page.fill("#qty", "2")
+    await page.locator("#buy-now").hover()
+
+
+async def buy(page, url):
+    await page.goto(url)
+    await page.locator("#buy-now").hover(timeout=500)
+"""
+
+
+async def record_then_break(context: Any, server: RecordingServer, settings: Settings, v2: str) -> Path:
+    """Agent run on v1 (fingerprints recorded), then the page changes and the hover fails."""
+    flow = load_flow(settings, "flows/buy.py", BUY_FLOW)
+    url = server.page("/shop", V1)
+    page = await context.new_page()
+    agent = agent_page(page, settings)
+    await flow.record(agent, url)
     server.page("/shop", v2)
-    await agent.goto(url)
     with pytest.raises(PlaywrightTimeoutError):
-        await agent.locator("#buy-now").hover(timeout=500)
+        await flow.buy(agent, url)
     await page.close()
+    return settings.project_root / "flows" / "buy.py"
 
 
 async def test_supervisor_heals_a_changed_page_offline(
     context: Any, browser: Any, server: RecordingServer, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path)
-    flow = settings.project_root / "flows" / "buy.py"
-    flow.parent.mkdir(parents=True)
-    flow.write_text('async def buy(page):\n    await page.hover("#buy-now")\n')
-    await record_then_break(context, server, settings, V2)
+    flow = await record_then_break(context, server, settings, V2)
     async with await open_engine(settings, browser) as engine:
         result = await engine.run_supervisor()
         (outcome,) = result.outcomes
@@ -105,7 +132,10 @@ async def test_supervisor_heals_a_changed_page_offline(
         subprocess.run(["git", "init", "-q"], cwd=settings.project_root, check=True)
         patch_file = settings.patches_dir / f"{patch.id}.patch"
         subprocess.run(["git", "apply", str(patch_file)], cwd=settings.project_root, check=True)
-        assert "#buy-now" not in flow.read_text()
+        patched = flow.read_text().splitlines()
+        assert patched[-1] == f"    await page.locator({new_selector!r}).hover(timeout=500)"
+        # Only the call that failed is rewritten; the same text on another line is left to its own failure.
+        assert '    await page.locator("#buy-now").hover()' in patched
     assert server.writes() == [], "no fix attempt or retest submitted the form"
 
 
@@ -113,7 +143,7 @@ async def test_ambiguous_page_is_refused_not_guessed(
     context: Any, browser: Any, server: RecordingServer, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path)
-    await record_then_break(context, server, settings, AMBIGUOUS)
+    flow = await record_then_break(context, server, settings, AMBIGUOUS)
     async with await open_engine(settings, browser) as engine:
         result = await engine.run_supervisor()
         assert result.outcomes == [] and result.resolved == []
@@ -121,6 +151,13 @@ async def test_ambiguous_page_is_refused_not_guessed(
         (patch,) = (await engine.manual_patches(issue_id=issue_id)).patches
         assert patch.reason == "refused"
         assert "no element is clearly the one '#buy-now' meant" in patch.rationale
+        # A human gets where the broken selector is written and what the page offers, with scores.
+        line = flow.read_text().splitlines().index('    await page.locator("#buy-now").hover(timeout=500)') + 1
+        assert patch.target_file == str(flow)
+        assert f"It is written at flows/buy.py:{line}." in patch.rationale
+        candidates = [row for row in patch.rationale.splitlines() if row[:3] in ("1. ", "2. ")]
+        assert len(candidates) == 2
+        assert all('button "Buy now"' in row and "(score 0." in row for row in candidates)
 
 
 async def test_inline_healing_uses_memory_without_matching(

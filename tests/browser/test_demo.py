@@ -20,7 +20,13 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     out = completed.stdout
     assert "Run 2: failed" in out
     assert "DOM updated" in out
+    assert "1 selector(s) healed from memory, 2 by similarity (2 matcher call(s))" in out
     assert "3 selector(s) healed from memory, 0 matcher call(s)" in out
+    assert "{" not in out.split("Report:")[0], "repairs are told in words, not as parameter dicts"
+    # Piped output is not wrapped at 80 columns: each step is one line.
+    assert any(
+        line.startswith("3. Version 2 ships") and line.endswith("look-alikes added.") for line in out.splitlines()
+    )
     demo = tmp_path / ".healing" / "demo"
     report = json.loads((demo / "report.json").read_text())
     assert report["overall"] == "healthy"
@@ -31,4 +37,4 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     for patch in patches:  # the patches apply one after the other
         subprocess.run(["git", "apply", str(patch)], cwd=project, check=True)
     flow = (project / "shop_agent.py").read_text()
-    assert "#email" not in flow and "#signin-btn" not in flow and "#nav-reports" not in flow
+    assert "#email" not in flow and "#remember" not in flow and "#nav-reports" not in flow

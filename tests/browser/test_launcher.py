@@ -97,3 +97,73 @@ def test_sandbox_flag_only_for_root_or_when_asked(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv(launcher.ENV_NO_SANDBOX)
     monkeypatch.setattr(launcher, "_running_as_root", lambda: True)
     assert "--no-sandbox" in launch_args()
+
+
+@pytest.mark.asyncio
+async def test_a_browser_that_cannot_start_gets_one_clear_message(tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    from healing_mcp.components.browser.launcher import BrowserChoice, BrowserLaunchFailed, launch_browser
+
+    no_libs = tmp_path / "chrome"
+    no_libs.write_text(
+        "#!/bin/sh\necho 'chrome: error while loading shared libraries: libnss3.so: cannot open shared object file'"
+        " >&2\nexit 127\n"
+    )
+    no_libs.chmod(0o755)
+    async with async_playwright() as playwright:
+        with pytest.raises(BrowserLaunchFailed) as missing:
+            await launch_browser(playwright, choice=BrowserChoice(str(no_libs), "env"))
+        with pytest.raises(BrowserLaunchFailed) as wrong:
+            await launch_browser(playwright, choice=BrowserChoice("/bin/false", "env"))
+    message = str(missing.value)
+    assert "libnss3.so" in message and "playwright install --with-deps chromium" in message
+    assert "apt-get install -y chromium" in message and "HEALING_CHROMIUM" in message
+    assert "\n" not in message and "<launching>" not in message  # not Playwright's launch log
+    assert "exited with code 1" in str(wrong.value)
+
+
+def test_the_demo_explains_a_browser_that_cannot_start(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "healing_mcp", "--home", str(tmp_path / ".healing"), "demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HEALING_CHROMIUM": "/bin/false"},
+    )
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stdout + completed.stderr
+    assert "could not start" in completed.stdout and "HEALING_CHROMIUM" in completed.stdout
+    assert len(completed.stdout.strip().splitlines()) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_component_whose_browser_cannot_start_says_so_in_one_line(tmp_path: Path) -> None:
+    from healing_mcp.components.browser.component import BrowserComponent
+    from healing_mcp.components.registry import Registry
+    from healing_mcp.core.engine import Engine
+    from healing_mcp.errors import ComponentFailure
+    from healing_mcp.models import FailureReport, ReplayStep
+    from tests.browser.test_component import make_settings
+
+    settings = make_settings(tmp_path)
+    component = BrowserComponent()
+    component.configure(settings, {"executable_path": "/bin/false"})
+    registry = Registry()
+    registry.register(component)
+    failure = FailureReport(
+        component="browser",
+        symptom="selector_not_found",
+        target="#buy",
+        step=ReplayStep(action="click", target="#buy", url="http://127.0.0.1:9/shop"),
+    )
+    async with await Engine.open(settings, registry) as engine:
+        with pytest.raises(ComponentFailure, match="could not start: it exited with code 1") as raised:
+            await engine.auto_fix(failure=failure)
+        await component.aclose()
+    assert "<launching>" not in str(raised.value) and "HEALING_CHROMIUM" in str(raised.value)

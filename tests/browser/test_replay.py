@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -72,18 +73,19 @@ async def test_failed_expectation_fails_the_step(page, server) -> None:
     assert any("unsupported expectation" in n for n in outcome.notes)
 
 
-async def test_submit_click_is_withheld_but_passes(page, server) -> None:
+async def test_a_withheld_submit_click_is_not_verified(page, server) -> None:
     url = _serve(server)
     outcome = await _replay(
         page, ReplayStep(action="click", target="#place", url=url, expect={"url_contains": "/orders"})
     )
-    assert outcome.passed, outcome.notes
-    assert any("withheld for safety" in n and "submit button" in n for n in outcome.notes)
+    assert not outcome.passed, "a click that was not made proves nothing"
+    assert any(n.startswith("not verified") and "submit button" in n for n in outcome.notes)
+    assert any("found, visible and enabled" in n for n in outcome.notes)
     assert any("post-conditions not checked" in n for n in outcome.notes)
     assert outcome.blocked
     assert outcome.blocked[0].startswith("refused click")
     assert server.writes() == []
-    # A refused element that cannot be used does not pass.
+    # A refused element that cannot be used says so.
     disabled = await _replay(page, ReplayStep(action="click", target="#off", url=url))
     assert not disabled.passed
     assert any("disabled" in n for n in disabled.notes)
@@ -160,3 +162,115 @@ async def test_replay_requires_an_active_guard(page) -> None:
     guard = SafeMode(page)
     with pytest.raises(ValueError, match="active SafeMode"):
         await replay_step(page, ReplayStep(action="click", target="#x"), guard=guard)
+
+
+async def test_a_fill_must_leave_its_value(page, server) -> None:
+    url = server.page(
+        "/fields",
+        """<input id="free"><input id="upper" oninput="this.value = this.value.toUpperCase()">
+        <input id="pw" type="password">""",
+    )
+    assert (await _replay(page, ReplayStep(action="fill", target="#free", url=url, args={"value": "ada"}))).passed
+    rewritten = await _replay(page, ReplayStep(action="fill", target="#upper", url=url, args={"value": "ada"}))
+    assert not rewritten.passed
+    assert rewritten.notes == ["the field does not hold the typed value"]  # no value is ever quoted
+    masked = await _replay(page, ReplayStep(action="fill", target="#pw", url=url, args={"value": "[REDACTED]"}))
+    assert masked.passed, masked.notes
+    typed = ReplayStep(action="press_sequentially", target="#free", url=url, args={"value": "bob"})
+    assert (await _replay(page, typed)).passed
+
+
+async def test_checks_and_selections_are_guarded(page, server) -> None:
+    url = server.page(
+        "/settings",
+        """<input type="checkbox" id="news"><label for="news">Weekly news</label>
+        <input type="checkbox" id="erase"><label for="erase">Delete my account</label>
+        <select id="act"><option value="keep">Keep</option><option value="drop">Delete everything</option></select>""",
+    )
+    assert (await _replay(page, ReplayStep(action="check", target="#news", url=url))).passed
+    erase = await _replay(page, ReplayStep(action="check", target="#erase", url=url))
+    assert not erase.passed
+    assert any(n.startswith("not verified") and '"delete"' in n for n in erase.notes)
+    assert (
+        await _replay(page, ReplayStep(action="select_option", target="#act", url=url, args={"value": "keep"}))
+    ).passed
+    drop = await _replay(page, ReplayStep(action="select_option", target="#act", url=url, args={"value": "drop"}))
+    assert not drop.passed
+    assert any("chosen option" in n for n in drop.notes)
+
+
+async def test_the_recorded_effect_of_a_click_is_checked(page, server) -> None:
+    url = _serve(server)
+    step = ReplayStep(action="click", target="#help", url=url, expect={"url": server.url("/help")})
+    assert (await _replay(page, step)).passed
+    elsewhere = await _replay(page, step.model_copy(update={"expect": {"url": server.url("/orders")}}))
+    assert not elsewhere.passed
+    assert any("where the original action led" in n for n in elsewhere.notes)
+
+
+async def test_recorded_assertions_are_replayed(page, server) -> None:
+    url = _serve(server)
+    holds = ReplayStep(
+        action="expect", target="#help", url=url, args={"assertion": "to_have_text", "args": ["Help"], "kwargs": {}}
+    )
+    assert (await _replay(page, holds)).passed
+    regex = holds.model_copy(update={"args": {"assertion": "to_have_text", "args": [{"regex": "^Nope", "flags": 32}]}})
+    assert not (await _replay(page, regex)).passed
+    title = ReplayStep(action="expect", url=url, args={"assertion": "to_have_title", "args": ["Orders"]})
+    assert (await _replay(page, title)).passed
+
+
+async def test_content_rendered_after_load_is_waited_for(page, server) -> None:
+    server.page("/api/items", '["Export CSV"]', delay=0.6)  # a slow API: the page renders after load
+    url = server.page(
+        "/late",
+        """<div id="root">loading</div><script>
+        fetch('/api/items').then(r => r.json()).then(items => {
+          document.getElementById('root').innerHTML = items.map(i => `<button>${i}</button>`).join('');
+        });</script>""",
+    )
+    async with SafeMode(page) as guard:
+        outcome = await replay_step(
+            page, ReplayStep(action="goto", url=url, expect={"visible": "text=Export CSV"}), guard=guard, timeout_ms=200
+        )
+    assert outcome.passed, outcome.notes  # a 200 ms check holds only because the page settled first
+
+
+async def test_navigation_is_kept_on_allowed_origins(page, server) -> None:
+    url = _serve(server)
+    server.page("/away", "<script>location.href = 'http://10.255.255.1/admin'</script>")
+    async with SafeMode(page, allowed_origins=["https://shop.example"]) as guard:
+        refused = await replay_step(
+            page, ReplayStep(action="goto", url="http://169.254.169.254/latest/meta-data"), guard=guard
+        )
+        assert not refused.passed
+        assert any("not an origin this component works on" in n for n in refused.notes)
+        assert (await replay_step(page, ReplayStep(action="goto", url=url), guard=guard)).passed  # loopback
+        await page.goto(server.url("/away"))  # the page itself tries to leave for another host
+
+        async def blocked() -> bool:
+            return any(b.startswith("blocked navigation to http://10.255.255.1/admin") for b in guard.blocked)
+
+        await page.wait_for_function("() => true")
+        for _ in range(100):
+            if await blocked():
+                break
+            await asyncio.sleep(0.05)
+        assert await blocked(), guard.blocked
+        assert not page.url.startswith("http://10.255.255.1")
+
+
+MENU = """<button id="menu" type="button" aria-expanded="false"
+  onclick="this.setAttribute('aria-expanded', this.getAttribute('aria-expanded') === 'true' ? 'false' : 'true')">
+  Account</button><button id="plain" type="button" aria-expanded="false">Help</button>
+<details><summary id="more">More</summary><p>Hidden text</p></details>"""
+
+
+async def test_a_click_that_opened_something_must_open_it_again(page, server) -> None:
+    url = server.page("/menu", MENU)
+    for target in ("#menu", "#more"):
+        step = ReplayStep(action="click", target=target, url=url, expect={"url": url, "opened": True})
+        assert (await _replay(page, step)).passed, target
+    inert = await _replay(page, ReplayStep(action="click", target="#plain", url=url, expect={"opened": True}))
+    assert not inert.passed
+    assert inert.notes == ["it did not open what the original action did"]

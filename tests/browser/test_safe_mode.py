@@ -160,3 +160,36 @@ async def test_custom_words_replace_the_defaults(page, server) -> None:
         assert await guard.check_click(page.locator("#buy")) is None
         assert "lookup" in (await guard.check_click(page.locator("#postcode")) or "")
         assert "submit button" in (await guard.check_click(page.locator("#send")) or "")
+
+
+async def test_checks_and_selections_with_risky_labels_are_refused(page, server) -> None:
+    await page.goto(
+        server.page(
+            "/prefs",
+            """<input type="checkbox" id="terms"><label for="terms">I have read the terms</label>
+            <input type="checkbox" id="sub"><label for="sub">Subscribe to the paid plan</label>
+            <select id="bulk" aria-label="Bulk action"><option value="">Choose</option>
+            <option value="tag">Tag</option><option value="rm">Remove selected</option></select>""",
+        )
+    )
+    async with SafeMode(page, block_words=["subscribe", "remove"]) as guard:
+        await guard.set_checked(page.locator("#terms"), True)
+        with pytest.raises(SafeModeRefusal, match='"subscribe"'):
+            await guard.set_checked(page.locator("#sub"), True)
+        assert await guard.select_option(page.locator("#bulk"), value="tag") == ["tag"]
+        with pytest.raises(SafeModeRefusal, match="chosen option"):
+            await guard.select_option(page.locator("#bulk"), label="Remove selected")
+    assert await page.is_checked("#terms") and not await page.is_checked("#sub")
+    assert await page.input_value("#bulk") == "tag"
+    assert [b.split(":")[0] for b in guard.blocked] == ["refused check", "refused select an option"]
+
+
+async def test_navigation_refusals_name_the_setting_to_change(page) -> None:
+    guard = SafeMode(page, allowed_origins=["https://shop.example"])
+    assert guard.navigation_refusal("https://shop.example/cart?id=1") is None
+    assert guard.navigation_refusal("http://localhost:8080/admin") is None  # loopback
+    assert guard.navigation_refusal("http://[::1]/") is None
+    refusal = guard.navigation_refusal("http://169.254.169.254/latest/meta-data")
+    assert refusal is not None and "allowed_origins" in refusal
+    assert "not an http(s) address" in (guard.navigation_refusal("file:///etc/passwd") or "")
+    assert SafeMode(page).navigation_refusal("http://anywhere.example/") is None  # no list: no restriction

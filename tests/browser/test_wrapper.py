@@ -101,12 +101,13 @@ async def test_missing_selector_reports_event_with_step_and_stored_fingerprint(
     assert "Timeout" in attrs["error"]
     assert attrs["stored_fingerprint"]["id"] == "add"
     assert attrs["stored_fingerprint"]["text"] == "Add to cart"
+    # The agent's post-condition, plus what the successful click did (it stayed on the page).
     assert missing["step"] == {
         "action": "click",
         "target": "#add",
         "url": url,
         "args": {},
-        "expect": {"text_contains": {"selector": "#status", "text": "added"}},
+        "expect": {"url": url, "text_contains": {"selector": "#status", "text": "added"}},
     }
     assert missing_fill["step"]["args"] == {"value": "secret-ish text"}
     assert "stored_fingerprint" not in missing_fill["attributes"]
@@ -220,7 +221,7 @@ async def test_fingerprint_drift_reported_when_element_changes_a_lot(page, serve
     record = store.get(url, button.selector)
     assert record is not None
     assert record.fingerprint.id == "signin-link"
-    assert record.seen_count == 3
+    assert record.seen_count == 2  # written when first seen and when it changed, not for the unchanged click
 
 
 async def test_persistent_retries_after_three_failures(page, server, reporter, store, events) -> None:
@@ -335,29 +336,45 @@ async def test_capture_modes(page, server, reporter, store, events) -> None:
     url = server.page("/shop", SHOP)
     captured: list[str] = []
 
-    async def counting(handle: Any) -> ElementFingerprint:
-        captured.append(await handle.evaluate("e => e.id"))
+    async def counting(locator: Any, strict: bool) -> ElementFingerprint:
+        captured.append(await locator.evaluate("e => e.id"))
         return ElementFingerprint(tag="button", id=captured[-1])
 
-    first = _wrap(page, reporter, store, fingerprinter=counting)
-    await first.goto(url)
+    always = _wrap(page, reporter, store, fingerprinter=counting)  # the default: every action
+    await always.goto(url)
     for _ in range(3):
-        await first.click("#add")
-    assert captured == ["add"]  # only the first time per selector
+        await always.click("#add")
+    assert captured == ["add", "add", "add"]
+    record = store.get(url, "#add")
+    assert record is not None
+    assert record.seen_count == 1, "an unchanged element is not written again"
 
     never = _wrap(
         page, reporter, FingerprintStore(store.path.with_name("never.db")), fingerprinter=counting, capture="never"
     )
     await never.click("#add")
-    assert captured == ["add"]
+    assert len(captured) == 3
 
-    always = _wrap(page, reporter, store, fingerprinter=counting, capture="always")
-    await always.click("#add")
-    await always.click("#add")
-    assert captured == ["add", "add", "add"]
-    record = store.get(url, "#add")
-    assert record is not None
-    assert record.seen_count == 3
+    first = _wrap(
+        page, reporter, FingerprintStore(store.path.with_name("first.db")), fingerprinter=counting, capture="first"
+    )
+    await first.click("#add")
+    await first.click("#add")
+    assert len(captured) == 4  # only the first time per selector
+
+
+async def test_drift_is_seen_by_default_on_the_first_run_after_a_change(page, server, reporter, store, events) -> None:
+    url = server.page("/login", "<button type=button id=login data-testid=login name=go>Sign in</button>")
+    wrapped = _wrap(page, reporter, store)
+    await wrapped.goto(url)
+    await wrapped.click("#login")
+    await page.evaluate(
+        "() => { const b = document.getElementById('login'); b.outerHTML ="
+        " '<a id=login class=link href=/session role=button>Sign in</a>'; }"
+    )
+    await wrapped.click("#login")  # still matches, but it is another element now
+    [drift] = events("fingerprint_drift")
+    assert {"tag", "test_id"} <= set(drift["attributes"]["changed_fields"])
 
 
 async def test_unknown_option_is_rejected(page, reporter, store) -> None:

@@ -161,3 +161,18 @@ async def test_selector_for_an_element_inside_an_iframe(page: Any, pages: Any) -
     await page.locator(choice.selector).click()
     assert await frame.evaluate("window.clicks") == ["Pay now"]
     assert await eval(choice.python, {"page": page}).count() == 1
+
+
+def test_python_spelling_of_built_selectors() -> None:
+    from healing_mcp.components.browser.selectors import python_spelling, split_chain
+
+    assert (
+        python_spelling('role=button[name="Save \\"all\\""s]')
+        == 'get_by_role("button", name="Save \\"all\\"", exact=True)'
+    )
+    assert python_spelling('[data-testid="pay"]') == 'get_by_test_id("pay")'
+    assert python_spelling('[data-qa="pay"]') == 'locator("[data-qa=\\"pay\\"]")'
+    assert python_spelling('#card >> text="Add >> more" >> nth=2') == (
+        'locator("#card").get_by_text("Add >> more", exact=True).nth(2)'
+    )
+    assert split_chain('text="a >> b" >> #c') == ['text="a >> b"', "#c"]

@@ -1,4 +1,4 @@
-"""``healing-mcp demo``: the whole healing loop on a browser agent, in about fifteen seconds.
+"""``healing-mcp demo``: the whole healing loop on a browser agent, in about twenty seconds.
 
 1. A demo site (version 1) and a browser agent (``shop_agent.py``, copied into a project folder).
 2. Run 1 passes; the agent's wrapper records a fingerprint of every element it used.
@@ -6,11 +6,12 @@
 4. A supervisor pass: detect -> diagnose ("DOM updated") -> repair (re-find the element, build a
    resilient selector) -> retest (replay the step in safe mode) -> remember, plus a patch for the source.
 5. Run 3 uses inline healing: the repaired selector comes from memory; the selectors it meets for the
-   first time are healed by similarity on the spot. A second pass verifies those heals.
+   first time are healed by similarity on the spot, each checked against what the original did (the page
+   a click led to, the state a checkbox took). A second pass verifies those heals.
 6. Run 4 is healed entirely from memory, with no matching at all.
 
 Everything lives in ``<home>/demo`` (a fresh embedded store each time); the report and patches stay
-there afterwards.
+there afterwards. Output is not wrapped when it goes to a pipe or a file, so logs keep whole lines.
 """
 
 from __future__ import annotations
@@ -31,20 +32,26 @@ from rich.markup import escape as e
 from healing_mcp.components.browser.component import BrowserComponent
 from healing_mcp.components.browser.fingerprint_store import FingerprintStore
 from healing_mcp.components.browser.healer import MemoryHealer, heal_page
-from healing_mcp.components.browser.launcher import BrowserChoice, BrowserNotFound, find_chromium, launch_browser
+from healing_mcp.components.browser.launcher import (
+    BrowserChoice,
+    BrowserNotFound,
+    BrowserUnavailable,
+    find_chromium,
+    launch_browser,
+)
 from healing_mcp.components.browser.wrapper import instrument
 from healing_mcp.components.registry import Registry
 from healing_mcp.config import Settings, load_settings
 from healing_mcp.core.engine import Engine
 from healing_mcp.demo.site import DemoSite
 from healing_mcp.events import EventReporter
-from healing_mcp.models import Environment, SupervisorRunResult
+from healing_mcp.models import Environment, FixPlan, SupervisorRunResult
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
     from rich.console import Console
 
-STEPS = 4  # actions in shop_agent.run
+STEPS = 5  # element actions in shop_agent.run
 
 
 @dataclass
@@ -93,6 +100,17 @@ def get_chromium(console: Console, install: bool) -> BrowserChoice:
     return find_chromium()
 
 
+def repair_words(plan: FixPlan) -> str:
+    """What a repair does, in a sentence (a plan from memory carries only its parameters)."""
+    if plan.source != "memory":
+        return plan.description
+    params = plan.params
+    return (
+        f"replace {params.get('old_selector')!r} with {params.get('new_selector')!r} on {params.get('page')}, "
+        "the fix that worked for this signature before"
+    )
+
+
 def load_flow(path: Path) -> Any:
     spec = importlib.util.spec_from_file_location("shop_agent", path)
     assert spec is not None and spec.loader is not None
@@ -137,8 +155,8 @@ class Demo:
             issue = await engine.get_issue(outcome.issue_id)
             self.say(f"      [bold]detect[/]    {e(issue.id)}: {e(issue.title)} ({issue.occurrences} occurrence(s))")
             self.say(f"      [bold]diagnose[/]  {e(issue.probable_causes[0] if issue.probable_causes else '-')}")
-            source = "proven fix from memory" if outcome.plan.source == "memory" else "new fix"
-            self.say(f"      [bold]repair[/]    {outcome.plan.strategy} ({source}): {e(outcome.plan.description)}")
+            source = "from memory" if outcome.plan.source == "memory" else "new fix"
+            self.say(f"      [bold]repair[/]    {outcome.plan.strategy} ({source}): {e(repair_words(outcome.plan))}")
             retest = outcome.retest
             verdict = "[green]passed[/]" if retest and retest.passed else "[red]failed[/]"
             notes = "; ".join(retest.notes) if retest and retest.notes else outcome.decision_reason
@@ -174,7 +192,11 @@ class Demo:
         registry.register(component)
         try:
             async with async_playwright() as playwright:
-                browser = await launch_browser(playwright, choice=choice)
+                try:
+                    browser = await launch_browser(playwright, choice=choice)
+                except BrowserUnavailable as exc:
+                    self.console.print(f"[red]{e(str(exc))}[/]")
+                    return 2
                 component.use_browser(browser)
                 async with await Engine.open(self.settings, registry) as engine:
                     code = await self._story(browser, engine, choice)
@@ -200,7 +222,7 @@ class Demo:
         self.site.version = 2
         say(
             "[bold]3.[/] Version 2 ships: ids and classes renamed, wrappers inserted, a label reworded, "
-            "elements reordered, a look-alike button added."
+            "elements reordered, look-alikes added."
         )
         second = await self.run_flow(browser, heal=None)
         say(f"   Run 2: {'[green]passed[/]' if second.passed else '[red]failed[/]'} - {e(second.error or 'no error')}")
@@ -212,7 +234,8 @@ class Demo:
         third = await self.run_flow(browser, heal=healer)
         say(
             f"[bold]5.[/] Run 3 with inline healing: {verdict(third)}"
-            f" - {healer.memory_hits} selector(s) healed from memory, {healer.matcher_calls} found by similarity"
+            f" - {healer.healed_from_memory} selector(s) healed from memory, {healer.healed_by_similarity} by"
+            f" similarity ({healer.matcher_calls} matcher call(s)), each checked against what the original did"
         )
         await healer.aclose()
         say("   Supervisor pass (verifies the inline heals and writes their patches):")
@@ -222,7 +245,7 @@ class Demo:
         fourth = await self.run_flow(browser, heal=healer)
         say(
             f"[bold]6.[/] Run 4: {verdict(fourth)}"
-            f" - {healer.memory_hits} selector(s) healed from memory, {healer.matcher_calls} matcher call(s)"
+            f" - {healer.healed_from_memory} selector(s) healed from memory, {healer.matcher_calls} matcher call(s)"
         )
         await healer.aclose()
 
@@ -230,21 +253,23 @@ class Demo:
         report_path = self.settings.home / "report.json"
         report_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
         patches = sorted(self.settings.patches_dir.glob("*.patch"))
-        say(f"\nReport: {e(str(report_path))} (overall: {report.overall.value}; {report.counts.by_state})")
+        states = ", ".join(f"{count} {state}" for state, count in report.counts.by_state.items()) or "no issues"
+        say(f"\nReport: {e(str(report_path))} (overall: {report.overall.value}; {states})")
         say(
             f"Patches for {self.flow_path.name} ({len(patches)}): apply with "
             f"'git apply' from {e(str(self.settings.project_root))}"
         )
         for path in patches:
             say(f"  {e(str(path))}")
-        healed = fourth.passed and healer.matcher_calls == 0 and healer.memory_hits >= 1
+        healed = fourth.passed and healer.matcher_calls == 0 and healer.healed_from_memory >= 1
         return 0 if healed and report.overall.value == "healthy" else 1
 
 
 async def run_demo(base: Settings, *, install_browser: bool = False) -> int:
     from rich.console import Console
 
-    console = Console(highlight=False)
+    # Wrapping at the terminal's width helps people; a pipe or a log file wants whole lines.
+    console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
     settings = demo_settings(base)
     shutil.rmtree(settings.home, ignore_errors=True)
     try:

@@ -1,8 +1,9 @@
 """The demo site: a tiny shop back office served on 127.0.0.1, in two versions.
 
 Version 2 is what a redesign does to an agent: ids and classes renamed, wrappers inserted, a label
-reworded, elements reordered, and a look-alike button added next to the real one. Every request is
-recorded, so the demo can show that fix attempts and retests never wrote anything.
+reworded, elements reordered, and look-alikes added next to the real ones (a "Log in with SSO" button, an
+"Archived reports" link). Every request is recorded, so the demo can show that fix attempts and retests
+never wrote anything.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ PAGES: dict[int, dict[str, str]] = {
 <form id="login-form" method="post" action="/login">
   <label for="email">Email</label> <input id="email" name="email" type="email"><br>
   <label for="password">Password</label> <input id="password" name="password" type="password"><br>
+  <input id="remember" name="remember" type="checkbox"> <label for="remember">Keep me signed in</label><br>
   <button id="signin-btn" class="btn btn-primary" type="submit">Sign in</button>
 </form>
 <p><a href="/help">Need help?</a></p>
@@ -40,6 +42,8 @@ PAGES: dict[int, dict[str, str]] = {
       <input id="login-email" class="input" name="email" type="email" placeholder="you@example.com"></div>
     <div class="field"><label for="password">Password</label>
       <input id="password" class="input" name="password" type="password"></div>
+    <div class="field field--inline"><input id="keep-signed-in" class="checkbox" name="remember" type="checkbox">
+      <label for="keep-signed-in">Keep me signed in</label></div>
     <div class="actions"><a href="/forgot">Forgot password?</a>
       <button id="login-submit" class="button button--primary" type="submit">Log in</button></div>
   </form>
@@ -50,6 +54,7 @@ PAGES: dict[int, dict[str, str]] = {
 <li><a id="menu-orders" class="menu__link" href="/orders">Orders</a></li>
 <li><a id="menu-settings" class="menu__link" href="/settings">Settings</a></li></ul></nav>
 <h1>Dashboard</h1><p>12 orders today.</p>
+<section class="card"><h2>Last quarter</h2><a class="card__link" href="/reports/archive">Archived reports</a></section>
 </body></html>""",
     },
 }

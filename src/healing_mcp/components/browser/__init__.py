@@ -5,7 +5,8 @@ For agents (one line)::
     from healing_mcp.components.browser import heal_page
     page = heal_page(await browser.new_page())   # sensors + inline healing, memory first
 
-or ``instrument(page)`` for sensors only (the supervisor heals offline from the recorded events).
+or ``instrument(page)`` for sensors only (the supervisor heals offline from the recorded events), and
+``expect(locator)`` for assertions that are reported and healed like actions.
 
 Building blocks usable on their own: :func:`match_element` (pure ranking of candidate fingerprints),
 :func:`build_selector`, :class:`SafeMode`, :func:`replay_step`, :func:`find_chromium`.
@@ -26,6 +27,7 @@ _EXPORTS = {
     "instrument": "wrapper",
     "InstrumentedPage": "wrapper",
     "HealDecision": "wrapper",
+    "expect": "wrapper",
     "heal_page": "healer",
     "MemoryHealer": "healer",
     "match_element": "matching",
@@ -39,6 +41,8 @@ _EXPORTS = {
     "find_chromium": "launcher",
     "launch_browser": "launcher",
     "BrowserNotFound": "launcher",
+    "BrowserLaunchFailed": "launcher",
+    "BrowserUnavailable": "launcher",
 }
 
 if TYPE_CHECKING:
@@ -47,12 +51,18 @@ if TYPE_CHECKING:
     from healing_mcp.components.browser.fingerprint import ElementFingerprint
     from healing_mcp.components.browser.fingerprint_store import FingerprintStore
     from healing_mcp.components.browser.healer import MemoryHealer, heal_page
-    from healing_mcp.components.browser.launcher import BrowserNotFound, find_chromium, launch_browser
+    from healing_mcp.components.browser.launcher import (
+        BrowserLaunchFailed,
+        BrowserNotFound,
+        BrowserUnavailable,
+        find_chromium,
+        launch_browser,
+    )
     from healing_mcp.components.browser.matching import MatchResult, match_element
     from healing_mcp.components.browser.replay import replay_step
     from healing_mcp.components.browser.safe_mode import SafeMode
     from healing_mcp.components.browser.selectors import build_selector, selector_candidates
-    from healing_mcp.components.browser.wrapper import HealDecision, InstrumentedPage, instrument
+    from healing_mcp.components.browser.wrapper import HealDecision, InstrumentedPage, expect, instrument
 
 
 def __getattr__(name: str) -> Any:
@@ -64,7 +74,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BrowserComponent",
+    "BrowserLaunchFailed",
     "BrowserNotFound",
+    "BrowserUnavailable",
     "ElementFingerprint",
     "FingerprintStore",
     "HealDecision",
@@ -76,6 +88,7 @@ __all__ = [
     "capture_candidates",
     "capture_fingerprint",
     "component",
+    "expect",
     "find_chromium",
     "heal_page",
     "instrument",

@@ -1,7 +1,9 @@
 """Capture element fingerprints from a live page (Playwright, async API).
 
 - :func:`capture_fingerprint` records one element (after a successful action) as an
-  :class:`~healing_mcp.components.browser.fingerprint.ElementFingerprint`.
+  :class:`~healing_mcp.components.browser.fingerprint.ElementFingerprint`; :func:`capture_target` does
+  the same for what a locator matches right now, in one round trip for elements of the main frame (what
+  the wrapper runs on every action).
 - :func:`capture_candidates` records every plausible target of a page (after a selector failed): in the
   main frame, in every iframe (``page.frames``) and inside open shadow roots, with one ``evaluate``
   round-trip per frame.
@@ -58,6 +60,7 @@ __all__ = [
     "candidate_handle",
     "capture_candidates",
     "capture_fingerprint",
+    "capture_target",
     "frame_path",
 ]
 
@@ -197,6 +200,29 @@ async def capture_fingerprint(target: ElementHandle | Locator) -> ElementFingerp
     if frame is None:
         return _to_fingerprint(raw, "", (0.0, 0.0))
     return _to_fingerprint(raw, await frame_path(frame), await _frame_offset(frame))
+
+
+@cache
+def _target_script() -> str:
+    # Elements of iframes need their frame path and offset, which only the handle route computes.
+    return (
+        "(els, strict) => {\n"
+        "if (!els.length || (strict && els.length !== 1)) return null;\n"
+        'if (window !== window.top) return "framed";\n'
+        f"{_script_source()}\nreturn healingCapture.one(els[0]);\n}}"
+    )
+
+
+async def capture_target(locator: Locator, *, strict: bool = True) -> ElementFingerprint | None:
+    """Fingerprint what ``locator`` matches right now, without waiting for it: None when it matches
+    nothing (or, with ``strict``, more than one element). One round trip in the main frame."""
+    raw = await locator.evaluate_all(_target_script(), strict)
+    if raw is None:
+        return None
+    if raw == "framed":
+        handles = await locator.element_handles()
+        return await capture_fingerprint(handles[0]) if handles else None
+    return _to_fingerprint(raw, "", (0.0, 0.0))
 
 
 async def capture_candidates(page: Page, *, limit: int = 5000) -> list[Candidate]:

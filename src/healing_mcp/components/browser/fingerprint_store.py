@@ -5,6 +5,15 @@ One row per (page, selector): the page is the URL's origin and path (query and f
 string the agent used. Each row keeps the latest fingerprint, when it was first and last seen, and how
 many times it was recorded.
 
+Two small tables sit next to it:
+
+- ``effects``: what a successful action did, per (page, selector, action), e.g. ``{"url": ".../dashboard"}``
+  for a click that navigated. It becomes the step's post-condition when the same action later fails, so a
+  retest (or an inline heal) can check the replacement does what the original did.
+- ``origins``: every origin the wrapper saw the agent work on. Fix attempts and retests only navigate to
+  these (and loopback, and what ``allowed_origins`` adds): a failure reported by a caller cannot make the
+  browser open an arbitrary address.
+
 Several agent processes may record at once: the database runs in WAL mode with a busy timeout and every
 write is a single upsert statement, so concurrent writers queue instead of failing. Only the standard
 library is used, so the store is cheap to open from inside an agent.
@@ -36,11 +45,31 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     PRIMARY KEY (page_key, selector)
 );
 CREATE INDEX IF NOT EXISTS fingerprints_selector ON fingerprints (selector);
+CREATE TABLE IF NOT EXISTS effects (
+    page_key    TEXT NOT NULL,
+    selector    TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    effect      TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (page_key, selector, action)
+);
+CREATE TABLE IF NOT EXISTS origins (
+    origin      TEXT PRIMARY KEY,
+    last_seen   TEXT NOT NULL
+);
 """
 
 
 def default_fingerprint_path() -> Path:
     return Path(os.environ.get("HEALING_HOME", ".healing")) / "browser" / "fingerprints.db"
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an http(s) URL, lower-cased; "" for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
 def page_key(url: str) -> str:
@@ -162,6 +191,44 @@ class FingerprintStore:
                 (selector,),
             ).fetchall()
         return [_row(r) for r in rows]
+
+    def put_effect(self, page: str, selector: str, action: str, effect: dict[str, object]) -> None:
+        """Remember what a successful ``action`` on ``selector`` did (see the module docstring)."""
+        stamp = datetime.now(UTC).isoformat()
+        with self._cursor() as conn:
+            conn.execute(
+                "INSERT INTO effects (page_key, selector, action, effect, recorded_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (page_key, selector, action) DO UPDATE SET effect = excluded.effect, "
+                "recorded_at = excluded.recorded_at",
+                (page_key(page), selector, action, json.dumps(effect, sort_keys=True), stamp),
+            )
+
+    def get_effect(self, page: str, selector: str, action: str) -> dict[str, object] | None:
+        with self._cursor() as conn:
+            row = conn.execute(
+                "SELECT effect FROM effects WHERE page_key = ? AND selector = ? AND action = ?",
+                (page_key(page), selector, action),
+            ).fetchone()
+        if row is None:
+            return None
+        value = json.loads(row[0])
+        return value if isinstance(value, dict) else None
+
+    def add_origin(self, url: str) -> None:
+        """Record the origin of ``url`` as one the agent works on (http and https only)."""
+        origin = origin_of(url)
+        if not origin:
+            return
+        with self._cursor() as conn:
+            conn.execute(
+                "INSERT INTO origins (origin, last_seen) VALUES (?, ?) "
+                "ON CONFLICT (origin) DO UPDATE SET last_seen = excluded.last_seen",
+                (origin, datetime.now(UTC).isoformat()),
+            )
+
+    def origins(self) -> set[str]:
+        with self._cursor() as conn:
+            return {str(origin) for (origin,) in conn.execute("SELECT origin FROM origins")}
 
     def delete(self, page: str, selector: str) -> bool:
         with self._cursor() as conn:

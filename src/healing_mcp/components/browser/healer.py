@@ -8,9 +8,14 @@ matches nothing it:
    no candidate capture, no matching;
 2. otherwise asks the similarity matcher (which refuses rather than guesses).
 
-The agent's action on the healed element is then a real retest: its success or failure is recorded in
-healing memory and in the audit log, exactly like a supervisor attempt, so the next occurrence is healed
-from memory. The safety policy applies: in production inline healing needs ``ALLOW_PROD_HEALING=1``.
+The agent's action on the healed element is then a real retest: it counts as a success only when the
+action succeeded *and* its post-condition held (the agent's ``expect=``, the URL the original action led
+to, the value a fill typed; see :mod:`.wrapper`). Success or failure is recorded in healing memory and in
+the audit log, exactly like a supervisor attempt, so the next occurrence is healed from memory. The safety
+policy applies: in production inline healing needs ``ALLOW_PROD_HEALING=1``.
+
+``memory_hits`` and ``matcher_calls`` count the lookups; ``healed_from_memory`` and
+``healed_by_similarity`` count the heals that then worked.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ class MemoryHealer:
         self._lock = anyio.Lock()
         self.memory_hits = 0
         self.matcher_calls = 0
+        self.healed_from_memory = 0
+        self.healed_by_similarity = 0
         self.run_id = new_id("inline")
 
     async def store(self) -> Store:
@@ -94,7 +101,11 @@ class MemoryHealer:
 
     async def confirm(self, old: str, decision: HealDecision, succeeded: bool, url: str) -> None:
         """Record the agent's healed action on the page at ``url`` as a finished fix attempt (audit and
-        memory in one transaction)."""
+        memory in one transaction). ``succeeded``: the action worked and its post-condition held."""
+        if succeeded and decision.method == MEMORY_METHOD:
+            self.healed_from_memory += 1
+        elif succeeded:
+            self.healed_by_similarity += 1
         store = await self.store()
         signature = failure_signature(old, url)
         plan = selector_plan(
@@ -114,7 +125,8 @@ class MemoryHealer:
             decision=PolicyDecision.allow,
             why=f"inline heal during the agent's run ({decision.method}); {'; '.join(decision.notes)}",
             result=f"acted on {decision.selector!r} instead of {old!r}",
-            retest="the agent's own action " + ("succeeded" if succeeded else "failed"),
+            retest="the agent's own action "
+            + ("succeeded and its post-condition held" if succeeded else "failed or its post-condition did not hold"),
             successful=succeeded,
             details={"params": plan.params, "confidence": decision.confidence, "source": "inline", "pid": os.getpid()},
         )

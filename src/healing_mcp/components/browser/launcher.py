@@ -10,13 +10,16 @@ often already installed and drives just as well. :func:`find_chromium` picks the
 
 :func:`launch_browser` starts it with flags that keep Chromium from phoning home (component updates,
 sync, background networking, QUIC), which matters on closed networks where those requests hang or spam
-the logs. Playwright is imported lazily by callers: this module only needs it for type hints.
+the logs. A browser that exists but cannot start (missing system libraries, a wrong binary) raises
+:class:`BrowserLaunchFailed` with one line of Playwright's reason and what to do, instead of Playwright's
+full launch log. Playwright is imported lazily, when a browser is launched.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -58,8 +61,47 @@ HOW_TO_GET_ONE = (
 )
 
 
-class BrowserNotFound(RuntimeError):
+class BrowserUnavailable(RuntimeError):
+    """No browser to work with; the message says what to do."""
+
+
+class BrowserNotFound(BrowserUnavailable):
     """No usable Chromium. The message says how to install one or point to one."""
+
+
+class BrowserLaunchFailed(BrowserUnavailable):
+    """A Chromium was found but did not start. The message says why, in one line, and what to do."""
+
+
+def _launch_reason(error: Exception) -> str:
+    """The telling line of a Playwright launch error, which appends the whole browser log."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    stderr = [re.sub(r"^(- )?\[pid=\d+\]\[err\] ", "", line) for line in lines if "][err] " in line]
+    for line in stderr + lines:
+        if "shared libraries" in line or "missing dependencies" in line.lower():
+            return line.removeprefix("- ")[:300]
+    if stderr:
+        return stderr[-1][:300]
+    exits = [found.group(1) for line in lines if (found := re.search(r"exitCode=(\d+)", line))]
+    if exits:
+        return f"it exited with code {exits[-1]} right after starting"
+    return (lines[0] if lines else type(error).__name__).removeprefix("BrowserType.launch: ")[:300]
+
+
+def _launch_failure(choice: BrowserChoice, error: Exception) -> BrowserLaunchFailed:
+    reason = _launch_reason(error).rstrip(". ")
+    libraries = "shared libraries" in reason or "dependencies" in reason
+    what = (
+        "It is missing system libraries: install them with `playwright install --with-deps chromium`, or "
+        "install the distribution's browser with `apt-get install -y chromium`."
+        if libraries
+        else "Check that it is a Chrome or Chromium binary that runs on this machine "
+        "(`playwright install --with-deps chromium` installs one with its system libraries)."
+    )
+    return BrowserLaunchFailed(
+        f"Chromium at {choice.describe()} could not start: {reason}. {what} "
+        f"Or set {ENV_EXECUTABLE}=/path/to/chrome to use another browser."
+    )
 
 
 @dataclass(frozen=True)
@@ -177,7 +219,7 @@ async def launch_browser(
     """Launch Chromium through ``playwright`` with the quiet flags.
 
     Without ``choice``, :func:`find_chromium` decides, preferring the Chromium this Playwright version
-    downloaded when it is on disk.
+    downloaded when it is on disk. Raises :class:`BrowserLaunchFailed` when the browser does not start.
     """
     if choice is None:
         reported: str | None
@@ -186,12 +228,17 @@ async def launch_browser(
         except Exception:  # an unknown platform makes Playwright raise here; fall back to the scan
             reported = None
         choice = find_chromium(playwright_executable=reported)
+    from playwright.async_api import Error as PlaywrightError
+
     args = launch_args(no_sandbox=no_sandbox) + list(extra_args)
     sandboxed = "--no-sandbox" not in args
-    return await playwright.chromium.launch(
-        executable_path=choice.executable_path,
-        headless=headless,
-        args=args,
-        chromium_sandbox=sandboxed,
-        **launch_options,
-    )
+    try:
+        return await playwright.chromium.launch(
+            executable_path=choice.executable_path,
+            headless=headless,
+            args=args,
+            chromium_sandbox=sandboxed,
+            **launch_options,
+        )
+    except PlaywrightError as error:
+        raise _launch_failure(choice, error) from None

@@ -11,6 +11,13 @@ enforces that at three levels, so one gap does not let a write through:
    not submit. Each cancelled submission is reported back to Python through a binding.
 3. **Clicks**: :meth:`SafeMode.check_click` refuses elements that would submit or publish: submit buttons
    and anything whose text, accessible name, value or label contains a risky word ("buy", "delete", ...).
+   :meth:`SafeMode.set_checked` and :meth:`SafeMode.select_option` apply the same test to the checkbox
+   (and to the option chosen), since ticking "Delete my account" can be as final as clicking it.
+
+With ``allowed_origins``, the guard also keeps the top-level page on those origins (and loopback):
+navigating elsewhere, directly or by a redirect, is aborted and recorded, so a step from an untrusted
+report cannot make the browser open an arbitrary address. Sub-resources and iframes are the page's own
+business and are not restricted.
 
 Usage::
 
@@ -26,11 +33,14 @@ Limits: requests served by a service worker bypass Playwright routing (create th
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
 import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from healing_mcp.components.browser.fingerprint_store import origin_of
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, ElementHandle, Frame, Locator, Page, Route
@@ -142,6 +152,25 @@ _DESCRIBE_JS = """
 }
 """
 
+# The labels of the options a select_option choice picks (value, label or index, single or several).
+_OPTION_LABELS_JS = """
+(select, choice) => {
+  const wanted = (key) => { const v = choice[key]; return v === undefined || v === null ? [] : [].concat(v); };
+  const options = Array.from(select.options || []);
+  const picked = options.filter((o, i) => wanted("value").includes(o.value) || wanted("label").includes(o.label)
+    || wanted("index").includes(i));
+  return picked.map((o) => (o.label || o.textContent || "").trim());
+}
+"""
+
+
+def _top_level_navigation(request: Any) -> bool:
+    try:
+        return bool(request.is_navigation_request() and request.frame.parent_frame is None)
+    except Exception:  # service-worker requests have no frame
+        return False
+
+
 _FIELD_LABELS = {
     "text": "text",
     "aria_label": "aria-label",
@@ -167,6 +196,16 @@ def _strip_query(url: str) -> str:
     if parts.scheme and parts.netloc:
         return f"{parts.scheme}://{parts.netloc}{parts.path or '/'}"
     return url.split("?", 1)[0]
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _describe(node: dict[str, Any]) -> str:
@@ -198,7 +237,9 @@ class SafeMode:
     """Async context manager that keeps a page (or a whole browser context) from writing anything.
 
     ``block_words`` replaces the default risky words, ``extra_block_words`` adds to them. ``timeout_ms``
-    bounds the helper actions (:meth:`click`, :meth:`fill`, :meth:`press`) and element inspection.
+    bounds the helper actions (:meth:`click`, :meth:`fill`, :meth:`press`...) and element inspection.
+    ``allowed_origins`` (``https://shop.example``...) keeps top-level navigation on those origins and
+    loopback; None leaves navigation alone.
     """
 
     def __init__(
@@ -210,6 +251,7 @@ class SafeMode:
         allowed_methods: Iterable[str] = SAFE_METHODS,
         block_submit: bool = True,
         timeout_ms: float = 3_000,
+        allowed_origins: Iterable[str] | None = None,
     ) -> None:
         self.target = getattr(target, "raw", target)  # accept an instrumented page as well
         words = list(DEFAULT_BLOCK_WORDS if block_words is None else block_words) + list(extra_block_words)
@@ -222,6 +264,9 @@ class SafeMode:
         self.allowed_methods = frozenset(m.upper() for m in allowed_methods)
         self.block_submit = block_submit
         self.timeout_ms = timeout_ms
+        self.allowed_origins = (
+            None if allowed_origins is None else frozenset(filter(None, map(origin_of, allowed_origins)))
+        )
         self.blocked: list[str] = []
         """Plain-words records of everything refused, in order."""
         self.blocked_requests: list[tuple[str, str]] = []
@@ -287,6 +332,20 @@ class SafeMode:
         with contextlib.suppress(Exception):  # detached or navigating frames get the init script instead
             await frame.evaluate(script, arg)
 
+    def navigation_refusal(self, url: str) -> str | None:
+        """Why the top-level page may not go to ``url``, or None when it may."""
+        if self.allowed_origins is None or url.startswith(("about:", "data:text/html")):
+            return None
+        origin = origin_of(url)
+        if not origin:
+            return f"{_strip_query(url)!r} is not an http(s) address"
+        if origin in self.allowed_origins or is_loopback(url):
+            return None
+        return (
+            f"{origin} is not an origin this component works on (it was never seen in the agent's own runs); "
+            "add it to allowed_origins in [components.browser] if it should be"
+        )
+
     async def _on_route(self, route: Route) -> None:
         request = route.request
         method = request.method.upper()
@@ -296,6 +355,12 @@ class SafeMode:
             self.blocked.append(f"blocked {method} request to {url}")
             await route.abort("blockedbyclient")
             return
+        if self.active and self.allowed_origins is not None and _top_level_navigation(request):
+            reason = self.navigation_refusal(request.url)
+            if reason:
+                self.blocked.append(f"blocked navigation to {_strip_query(request.url)}: {reason}")
+                await route.abort("blockedbyclient")
+                return
         await route.fallback()
 
     def _on_blocked_submit(self, source: Any, info: Any) -> None:
@@ -377,6 +442,30 @@ class SafeMode:
         if _is_locator(target):
             options.setdefault("timeout", self.timeout_ms)
         await target.fill(value, **options)
+
+    async def set_checked(self, target: Locator | ElementHandle, checked: bool, **options: Any) -> None:
+        """Tick or untick a checkbox or radio unless :meth:`check_click` refuses its label."""
+        reason = await self.check_click(target)
+        if reason:
+            raise self.refuse("check" if checked else "uncheck", reason)
+        if _is_locator(target):
+            options.setdefault("timeout", self.timeout_ms)
+        await target.set_checked(checked, **options)
+
+    async def select_option(self, target: Locator, **choice: Any) -> list[str]:
+        """Choose an option (``value``, ``label`` or ``index``) unless the select or that option carries a
+        risky word ("Delete account" in an actions menu)."""
+        labels = await target.evaluate(_OPTION_LABELS_JS, choice, timeout=self.timeout_ms)
+        info = await self.describe(target)
+        nodes = [dict(node, text="") for node in info.get("nodes", [])]  # every option's text is no reason
+        reason = self._click_refusal({"nodes": nodes, "submit": False})
+        word = next((w for w in map(self.risky_word, labels) if w), None)
+        if reason is None and word:
+            reason = f'the chosen option contains "{word}"'
+        if reason:
+            raise self.refuse("select an option", reason)
+        selected: list[str] = await target.select_option(timeout=self.timeout_ms, **choice)
+        return selected
 
     async def press(self, target: Locator | ElementHandle, key: str, **options: Any) -> None:
         """Press a key. Enter or Space on an element :meth:`check_click` refuses is refused too."""

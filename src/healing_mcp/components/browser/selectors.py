@@ -23,6 +23,11 @@ The test id selector uses the attribute recorded in ``test_id_attribute``; for f
 without it, every attribute of :data:`TEST_ID_ATTRIBUTES` is offered (``data-testid`` first) and
 :func:`build_selector` keeps the one that matches. Elements inside iframes get the frame path as prefix
 (``iframe[name="pay"] >> internal:control=enter-frame >> ...``).
+
+:func:`python_spelling` turns any selector of these shapes into the Playwright Python call a person
+would write (``role=button[name="Save"s]`` -> ``get_by_role("button", name="Save", exact=True)``); it is
+how :attr:`SelectorChoice.python` is made, and what source patches write when the agent's code used a
+``get_by_*`` call.
 """
 
 from __future__ import annotations
@@ -45,7 +50,10 @@ __all__ = [
     "SelectorChoice",
     "build_selector",
     "css_escape",
+    "keep_frame_chain",
+    "python_spelling",
     "selector_candidates",
+    "split_chain",
 ]
 
 TEST_ID_ATTRIBUTES = ("data-testid", "data-test-id", "data-test", "data-qa", "data-cy")
@@ -74,13 +82,68 @@ class SelectorChoice(BaseModel):
 @dataclass(frozen=True)
 class _Spec:
     strategy: str
-    selector: str
-    python: str  # locator expression relative to "page." (or to a frame/scope expression)
+    selector: str  # frame-relative; see python_spelling for how people would write it
 
 
 def _q(value: str) -> str:
     """A double-quoted string literal valid in Playwright selectors and in Python."""
     return json.dumps(value, ensure_ascii=False)
+
+
+def split_chain(selector: str) -> list[str]:
+    """The ``>>`` parts of a selector, ignoring ``>>`` inside quoted values."""
+    parts: list[str] = []
+    start = i = 0
+    quote = ""
+    while i < len(selector):
+        ch = selector[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif selector.startswith(" >> ", i):
+            parts.append(selector[start:i])
+            i += 4
+            start = i
+            continue
+        i += 1
+    parts.append(selector[start:])
+    return [p.strip() for p in parts]
+
+
+_QUOTED = r'("(?:[^"\\]|\\.)*")'
+# The shapes _primary_specs and build_selector produce, and the call each stands for.
+_SPELLINGS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(rf"role=([a-z]+)\[name={_QUOTED}s\]"), "get_by_role({role}, name={value}, exact=True)"),
+    (re.compile(rf"internal:label={_QUOTED}s"), "get_by_label({value}, exact=True)"),
+    (re.compile(rf"\[data-testid={_QUOTED}\]"), "get_by_test_id({value})"),
+    (re.compile(rf"\[placeholder={_QUOTED}\]"), "get_by_placeholder({value}, exact=True)"),
+    (re.compile(rf"\[alt={_QUOTED}\]"), "get_by_alt_text({value}, exact=True)"),
+    (re.compile(rf"text={_QUOTED}"), "get_by_text({value}, exact=True)"),
+    (re.compile(rf"\[title={_QUOTED}\]"), "get_by_title({value}, exact=True)"),
+)
+
+
+def _spell_part(part: str) -> str:
+    nth = re.fullmatch(r"nth=(-?\d+)", part)
+    if nth:
+        return f"nth({nth.group(1)})"
+    for pattern, template in _SPELLINGS:
+        found = pattern.fullmatch(part)
+        if found:
+            *role, quoted = found.groups()
+            return template.format(role=_q(role[0]) if role else "", value=_q(json.loads(quoted)))
+    return f"locator({_q(part)})"
+
+
+def python_spelling(selector: str) -> str:
+    """The Playwright Python locator calls for a frame-relative ``selector``, without the leading
+    ``page.``: ``#card >> role=button[name="Add"s]`` -> ``locator("#card").get_by_role("button",
+    name="Add", exact=True)``. Parts of no known shape become ``locator("...")``."""
+    return ".".join(_spell_part(part) for part in split_chain(selector))
 
 
 def css_escape(ident: str) -> str:
@@ -131,38 +194,23 @@ def _primary_specs(fp: ElementFingerprint) -> list[_Spec]:
     specs: list[_Spec] = []
     if fp.test_id:
         for attr in (fp.test_id_attribute,) if fp.test_id_attribute else TEST_ID_ATTRIBUTES:
-            python = f"get_by_test_id({_q(fp.test_id)})" if attr == "data-testid" else None
-            selector = f"[{attr}={_q(fp.test_id)}]"
-            specs.append(_Spec("test_id", selector, python or f"locator({_q(selector)})"))
+            specs.append(_Spec("test_id", f"[{attr}={_q(fp.test_id)}]"))
     name = _collapse(fp.accessible_name)
     if fp.role in _NAMED_ROLES and name and len(name) <= _MAX_TEXT:
-        specs.append(
-            _Spec(
-                "role",
-                f"role={fp.role}[name={_q(name)}s]",
-                f"get_by_role({_q(fp.role)}, name={_q(name)}, exact=True)",
-            )
-        )
+        specs.append(_Spec("role", f"role={fp.role}[name={_q(name)}s]"))
     if fp.tag in _LABELABLE and name and len(name) <= _MAX_TEXT:
-        specs.append(_Spec("label", f"internal:label={_q(name)}s", f"get_by_label({_q(name)}, exact=True)"))
+        specs.append(_Spec("label", f"internal:label={_q(name)}s"))
     if fp.placeholder:
-        specs.append(
-            _Spec(
-                "placeholder",
-                f"[placeholder={_q(fp.placeholder)}]",
-                f"get_by_placeholder({_q(fp.placeholder)}, exact=True)",
-            )
-        )
+        specs.append(_Spec("placeholder", f"[placeholder={_q(fp.placeholder)}]"))
     if fp.alt:
-        specs.append(_Spec("alt", f"[alt={_q(fp.alt)}]", f"get_by_alt_text({_q(fp.alt)}, exact=True)"))
+        specs.append(_Spec("alt", f"[alt={_q(fp.alt)}]"))
     text = _collapse(fp.text)
     if text and len(text) <= _MAX_TEXT:
-        specs.append(_Spec("text", f"text={_q(text)}", f"get_by_text({_q(text)}, exact=True)"))
+        specs.append(_Spec("text", f"text={_q(text)}"))
     if fp.title:
-        specs.append(_Spec("title", f"[title={_q(fp.title)}]", f"get_by_title({_q(fp.title)}, exact=True)"))
+        specs.append(_Spec("title", f"[title={_q(fp.title)}]"))
     if fp.id and not is_random_id(fp.id):
-        selector = f"#{css_escape(fp.id)}"
-        specs.append(_Spec("id", selector, f"locator({_q(selector)})"))
+        specs.append(_Spec("id", f"#{css_escape(fp.id)}"))
     return specs
 
 
@@ -179,13 +227,7 @@ def _scoped_specs(fp: ElementFingerprint, primary: list[_Spec]) -> list[_Spec]:
         for spec in primary:
             if spec.strategy in ("id", "test_id"):
                 continue  # unique on the page already: a scope adds nothing
-            specs.append(
-                _Spec(
-                    f"scoped {spec.strategy}",
-                    f"{scope} >> {spec.selector}",
-                    f"locator({_q(scope)}).{spec.python}",
-                )
-            )
+            specs.append(_Spec(f"scoped {spec.strategy}", f"{scope} >> {spec.selector}"))
         if len(specs) >= 6:
             break
     return specs
@@ -193,7 +235,6 @@ def _scoped_specs(fp: ElementFingerprint, primary: list[_Spec]) -> list[_Spec]:
 
 def _css_specs(fp: ElementFingerprint) -> list[_Spec]:
     """Rule 10: tag + stable classes, then with one and two ancestors."""
-    specs: list[_Spec] = []
     own = _css_compound(fp.tag, "", fp.classes)
     chain: list[str] = []
     for summary in fp.ancestors[:2]:
@@ -208,9 +249,7 @@ def _css_specs(fp: ElementFingerprint) -> list[_Spec]:
         selectors.append(f"{chain[0]} > {own}")
     if len(chain) > 1:
         selectors.append(f"{chain[1]} > {chain[0]} > {own}")
-    for selector in selectors:
-        specs.append(_Spec("css", selector, f"locator({_q(selector)})"))
-    return specs
+    return [_Spec("css", selector) for selector in selectors]
 
 
 def _path_spec(fp: ElementFingerprint) -> list[_Spec]:
@@ -218,7 +257,7 @@ def _path_spec(fp: ElementFingerprint) -> list[_Spec]:
     if not fp.index_path:
         return []
     selector = ":root" + "".join(f" > :nth-child({i + 1})" for i in fp.index_path)
-    return [_Spec("nth-child path", selector, f"locator({_q(selector)})")]
+    return [_Spec("nth-child path", selector)]
 
 
 def _all_specs(fp: ElementFingerprint) -> list[_Spec]:
@@ -243,14 +282,18 @@ def _frame_python(frame: str) -> str:
     return expr
 
 
-def _with_frame(fp: ElementFingerprint, spec: _Spec, unique: bool) -> SelectorChoice:
-    selector = f"{fp.frame}{ENTER_FRAME}{spec.selector}" if fp.frame else spec.selector
+def _choice(frame: str, spec: _Spec, unique: bool) -> SelectorChoice:
+    selector = f"{frame}{ENTER_FRAME}{spec.selector}" if frame else spec.selector
     return SelectorChoice(
         selector=selector,
         strategy=spec.strategy,
         unique=unique,
-        python=f"{_frame_python(fp.frame)}.{spec.python}",
+        python=f"{_frame_python(frame)}.{python_spelling(spec.selector)}",
     )
+
+
+def _with_frame(fp: ElementFingerprint, spec: _Spec, unique: bool) -> SelectorChoice:
+    return _choice(fp.frame, spec, unique)
 
 
 def selector_candidates(fp: ElementFingerprint) -> list[str]:
@@ -306,12 +349,21 @@ async def build_selector(page: Page, target: ElementHandle, fp: ElementFingerpri
             fallback = (spec, index)
     if fallback is not None:
         spec, index = fallback
-        nth = _Spec(f"{spec.strategy} nth", f"{spec.selector} >> nth={index}", f"{spec.python}.nth({index})")
-        return _with_frame(fp, nth, True)
-    xpath = _Spec("xpath", f"xpath={fp.xpath}", f"locator({_q('xpath=' + fp.xpath)})")
-    return _with_frame(fp, xpath, False)
+        return _with_frame(fp, _Spec(f"{spec.strategy} nth", f"{spec.selector} >> nth={index}"), True)
+    return _with_frame(fp, _Spec("xpath", f"xpath={fp.xpath}"), False)
 
 
 async def _unique_from_top(page: Page, selector: str, target: ElementHandle) -> bool:
     count, index = await _probe(page.main_frame, selector, target)
     return count == 1 and index == 0
+
+
+async def keep_frame_chain(page: Page, choice: SelectorChoice, target: ElementHandle, frames: str) -> SelectorChoice:
+    """``choice`` reached through ``frames`` (the frame chain the agent's own selector used) when that
+    chain still leads to ``target``'s frame, so a heal changes only what broke and a source patch only
+    the broken literal. Otherwise ``choice`` unchanged."""
+    head, sep, leaf = choice.selector.rpartition(ENTER_FRAME)
+    if not sep or not frames or head == frames:
+        return choice
+    candidate = _choice(frames, _Spec(choice.strategy, leaf), choice.unique)
+    return candidate if await _unique_from_top(page, candidate.selector, target) else choice
