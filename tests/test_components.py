@@ -36,6 +36,21 @@ def test_entry_points_load_and_failures_are_isolated(plugin_distribution: Path, 
     assert "ImportError: this plugin needs a library that is not installed" in registry.failures["ghost"]
 
 
+def test_a_disabled_entry_point_is_not_even_loaded(
+    plugin_distribution: Path, make_settings: Callable[..., Settings]
+) -> None:
+    registry = load_components(make_settings(enabled_components=["files"]))
+    assert set(registry.components) == {"files"}
+    assert registry.failures == {}, "a broken plugin nobody enabled is not reported"
+
+
+def test_a_fixer_with_an_unknown_risk_breaks_its_component(make_settings: Callable[..., Settings]) -> None:
+    registry = load_components(make_settings(plugins=["tests.plugins.files_component:risky_plugin"]))
+    assert "files" not in registry.components
+    (error,) = registry.failures.values()
+    assert "declares risk 'harmless'; use one of read_only, reversible" in error
+
+
 def test_plugins_setting_and_enable_list(make_settings: Callable[..., Settings]) -> None:
     registry = load_components(make_settings(plugins=["tests.plugins.files_component:component", "no.such:thing"]))
     assert "files" in registry.components
@@ -81,6 +96,20 @@ def test_remote_store_without_env_is_treated_as_prod(tmp_path: Path, monkeypatch
     monkeypatch.delenv("HEALING_ENV", raising=False)
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db.example.com/postgres")
     assert load_settings(tmp_path / "none.toml").environment is Environment.prod
+
+
+def test_component_timeouts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("HEALING_ENV", "DATABASE_URL", "SUPABASE_URL", "HEALING_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    config = tmp_path / "healing.toml"
+    config.write_text("[supervisor]\napply_timeout_seconds = 300\n[components.browser]\nretest_timeout_seconds = 45\n")
+    settings = load_settings(config)
+    assert settings.component_timeout("browser", "retest") == 45
+    assert settings.component_timeout("browser", "apply") == 300
+    assert settings.component_timeout("files", "propose") == 30
+    config.write_text('[components.browser]\napply_timeout_seconds = "soon"\n')
+    with pytest.raises(ConfigError, match=r"browser.apply_timeout_seconds must be a number of seconds above 0"):
+        load_settings(config)
 
 
 def test_bad_configuration_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

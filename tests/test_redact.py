@@ -53,3 +53,33 @@ def test_long_lines_do_not_backtrack() -> None:
     # Quadratic regexes would take seconds here; this must stay fast enough for every event line.
     line = "a://" + "x" * 50_000 + " password " + "y" * 50_000
     assert redact_text(line).startswith("a://")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/srv/app/cfg/secret:prod.json",
+        "secret:prod.json",
+        'label:has-text("Password:")',
+        "private_key=server.key",
+        "invalid token provided",
+        "Basic authentication failed for bob",
+        "input[name=password]",
+    ],
+)
+def test_ordinary_words_after_sensitive_ones_are_left_alone(text: str) -> None:
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("PGPASSWORD=s3cret-value", "s3cret-value"),
+        ("password: hunter2", "hunter2"),
+        ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+        ('{"client_secret":"abc123"}', "abc123"),
+        ("redis://:p4ssw0rd@cache:6379/0", "p4ssw0rd"),
+    ],
+)
+def test_real_secrets_next_to_those_words_are_still_masked(text: str, secret: str) -> None:
+    assert secret not in redact_text(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sqlite3
@@ -11,13 +12,31 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import anyio
 import pytest
 
+from healing_mcp.components.base import Component, ComponentContext
 from healing_mcp.components.registry import Registry
 from healing_mcp.config import Settings
 from healing_mcp.core.engine import Engine
 from healing_mcp.core.supervisor import RUN_LEASE
-from healing_mcp.models import Environment, FailureReport, IssueState, PolicyDecision, utcnow
+from healing_mcp.errors import NotFound
+from healing_mcp.models import (
+    AuditEntry,
+    Environment,
+    Event,
+    FailureReport,
+    FixPlan,
+    FixRisk,
+    IssueState,
+    MemoryRecord,
+    Observation,
+    PolicyDecision,
+    SupervisorRunResult,
+    utcnow,
+)
+from healing_mcp.store.base import IssueQuery, OutcomeRecord
+from healing_mcp.store.sqlite import SQLiteStore
 from tests.conftest import missing_file_event, write_events
 from tests.plugins.files_component import FilesComponent
 
@@ -234,7 +253,7 @@ async def test_component_crash_is_recorded_and_isolated(engine: Engine, files: F
     )
     (outcome,) = result.outcomes
     assert outcome.result is not None and not outcome.result.applied
-    assert "the fixer crashed: RuntimeError: disk on fire" in outcome.result.notes
+    assert "fixer files.create_default apply failed: RuntimeError: disk on fire" in outcome.result.notes
     (record,) = await engine.store.best_fixes(outcome.issue_signature)
     assert record.failures == 1
     files.mode = "ok"
@@ -328,3 +347,289 @@ async def test_interrupted_run_leaves_memory_and_audit_consistent(
         assert phases == [(True, "started"), (True, "interrupted"), (False, "started"), (False, "finished")]
         (record,) = await engine.store.best_fixes(started.issue_signature)
         assert (record.successes, record.failures) == (1, 0)
+
+
+async def test_a_plan_is_never_safer_than_its_fixer(
+    make_settings: Callable[..., Settings], files: FilesComponent, tmp_path: Path
+) -> None:
+    """The fixer declares schema_changing; its plan claims read_only. Production denies it, also when it
+    comes back from memory with the plan's risk."""
+    settings = make_settings(env=Environment.prod)
+    config = tmp_path / "app.cfg"
+    async with await open_engine(settings, files) as engine:
+        write_events(
+            settings.resolved_events_dir,
+            [{"component": "files", "kind": "stale_config", "target": str(config), "message": "config is stale"}],
+        )
+        result = await engine.run_supervisor()
+        (outcome,) = result.outcomes
+        assert outcome.decision is PolicyDecision.deny and outcome.plan.risk is FixRisk.schema_changing
+        assert not config.exists()
+
+        issue = await engine.get_issue(outcome.issue_id)
+        plan = FixPlan(
+            component="files", strategy="rewrite_config", risk=FixRisk.read_only, params={"path": str(config)}
+        )
+        await engine.store.record_outcome(
+            OutcomeRecord(
+                outcome_id="att_from_before",
+                issue_signature=issue.signature,
+                fix_signature=plan.signature,
+                component="files",
+                strategy="rewrite_config",
+                params=plan.params,
+                risk=FixRisk.read_only,  # what memory was told back then
+                success=True,
+                time=utcnow(),
+            )
+        )
+        again = await engine.auto_fix(issue_id=issue.id)
+        assert [(o.plan.source, o.decision) for o in again.outcomes] == [("memory", PolicyDecision.deny)]
+        assert not config.exists()
+
+
+async def test_memory_keeps_the_real_parameters_and_shows_them_redacted(
+    make_settings: Callable[..., Settings], files: FilesComponent, tmp_path: Path
+) -> None:
+    target = tmp_path / "cfg" / "secret:prod.json"
+    template = {"api_key": "k-live-2f8e9a", "debug": False}
+    settings = make_settings(component_settings={"files": {"templates": {target.name: template}}})
+    async with await open_engine(settings, files) as engine:
+        write_events(settings.resolved_events_dir, [missing_file_event(target, 1)])
+        first = await engine.run_supervisor()
+        assert first.resolved and json.loads(target.read_text()) == template
+        (outcome,) = first.outcomes
+        assert outcome.plan.params["content"]["api_key"] == "[REDACTED]", "what callers see is redacted"
+        assert outcome.plan.params["path"] == str(target), "an ordinary file name is not taken for a secret"
+        (record,) = await engine.store.best_fixes(outcome.issue_signature)
+        assert record.params == {"path": str(target), "content": template}, "memory has what the fixer proposed"
+        assert all("k-live-2f8e9a" not in entry.model_dump_json() for entry in await engine.audit())
+        insights = (await engine.memory()).model_dump_json()
+        assert "k-live-2f8e9a" not in insights and "secret:prod.json" in insights
+
+        target.unlink()  # it happens again: the proven fix is replayed from memory, on the same file
+        write_events(settings.resolved_events_dir, [missing_file_event(target, 2, time=later())])
+        replay = await engine.run_supervisor()
+        assert [o.plan.source for o in replay.outcomes] == ["memory"] and replay.resolved
+        assert json.loads(target.read_text()) == template
+        assert [p.name for p in target.parent.iterdir()] == ["secret:prod.json"]
+
+
+async def test_a_failed_retest_is_reverted_and_leaves_no_commit_patch(
+    engine: Engine, files: FilesComponent, tmp_path: Path
+) -> None:
+    files.mode, files.permanent_patch = "broken", True
+    target = tmp_path / "app.json"
+    write_events(engine.settings.resolved_events_dir, [missing_file_event(target, 1)])
+    result = await engine.run_supervisor()
+    (outcome,) = result.outcomes
+    assert outcome.result is not None and outcome.result.applied and not outcome.successful
+    assert not target.exists(), "the half-done fix was undone"
+    entries = await engine.audit(issue_id=outcome.issue_id)
+    assert [(e.phase, e.successful) for e in entries] == [("started", None), ("finished", False), ("reverted", True)]
+    assert entries[1].details["reverted"] == "reverted: the fixer undid the attempt"
+    assert [p.reason for p in (await engine.manual_patches()).patches] == [], "no 'commit this change' for a failure"
+
+    files.mode = "ok"
+    healed = await engine.auto_fix(issue_id=outcome.issue_id)
+    assert healed.healed and target.exists()
+    assert [p.reason for p in (await engine.manual_patches()).patches] == ["make_permanent"]
+    assert files.calls["revert"] == 1
+
+
+async def test_a_failing_revert_is_recorded_not_raised(engine: Engine, files: FilesComponent, tmp_path: Path) -> None:
+    files.mode, files.revert_fails = "broken", True
+    write_events(engine.settings.resolved_events_dir, [missing_file_event(tmp_path / "app.json", 1)])
+    (outcome,) = (await engine.run_supervisor()).outcomes
+    reverted = [e for e in await engine.audit(issue_id=outcome.issue_id) if e.phase == "reverted"]
+    assert [(e.successful, e.result) for e in reverted] == [
+        (False, "fixer files.create_default revert failed: OSError: read-only file system")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "note"),
+    [
+        ("none", "fixer files.create_default apply returned None; it must return a FixResult"),
+        ("hang", "fixer files.create_default apply did not finish within 0.2 s (raise apply_timeout_seconds"),
+    ],
+)
+async def test_a_fixer_that_answers_nonsense_or_hangs_is_a_failed_attempt(
+    make_settings: Callable[..., Settings], files: FilesComponent, tmp_path: Path, mode: str, note: str
+) -> None:
+    settings = make_settings(component_settings={"files": {"apply_timeout_seconds": 0.2}})
+    files.mode = mode
+    async with await open_engine(settings, files) as engine:
+        write_events(settings.resolved_events_dir, [missing_file_event(tmp_path / "app.json", 1)])
+        result = await engine.run_supervisor()
+        (outcome,) = result.outcomes
+        assert outcome.result is not None and not outcome.result.applied
+        assert outcome.result.notes[0].startswith(note), outcome.result.notes
+        issue = await engine.get_issue(outcome.issue_id)
+        assert issue.state is IssueState.open and issue.auto_fix.next_attempt_at is not None, "not stuck in fixing"
+        # apply may have acted before it failed: the fixer is asked to revert
+        assert [e.phase for e in await engine.audit(issue_id=issue.id)] == ["started", "finished", "reverted"]
+
+
+class BrokenForOneIssue(SQLiteStore):
+    """A real SQLite store whose memory lookup fails (not as 'unreachable') for one signature."""
+
+    poisoned: str = ""
+
+    async def best_fixes(self, issue_signature: str, limit: int = 5) -> list[MemoryRecord]:
+        if issue_signature == self.poisoned:
+            raise RuntimeError("corrupt memory row")
+        return await super().best_fixes(issue_signature, limit)
+
+
+async def test_one_issue_crashing_is_recorded_and_the_pass_goes_on(settings: Settings, tmp_path: Path) -> None:
+    store = BrokenForOneIssue(settings.resolved_db_path)
+    await store.open()
+    registry = Registry()
+    registry.register(FilesComponent())
+    engine = Engine(settings, store, registry)
+    try:
+        write_events(settings.resolved_events_dir, [missing_file_event(tmp_path / "bad.json", 1)])
+        await engine.refresh()
+        (bad,) = (await store.query_issues(IssueQuery())).issues
+        store.poisoned = bad.signature
+        write_events(settings.resolved_events_dir, [missing_file_event(tmp_path / "good.json", 2)])
+        result = await engine.run_supervisor()
+        assert len(result.resolved) == 1 and bad.id not in result.resolved, "the other issue was healed"
+        assert any("corrupt memory row" in error for error in result.errors)
+        assert "failed unexpectedly: RuntimeError: corrupt memory row" in result.skipped[bad.id]
+        (crashed,) = await engine.audit(issue_id=bad.id)
+        assert crashed.phase == "crashed" and "corrupt memory row" in crashed.why
+        after = await engine.get_issue(bad.id)
+        assert "corrupt memory row" in after.auto_fix.notes[-1] and after.auto_fix.next_attempt_at is not None
+    finally:
+        await engine.aclose()
+
+
+async def test_resolving_by_hand_resets_the_guards_and_a_recurrence_reopens(
+    make_settings: Callable[..., Settings], files: FilesComponent, tmp_path: Path
+) -> None:
+    settings = make_settings(supervisor={"breaker_threshold": 1})
+    files.mode = "broken"
+    target = tmp_path / "app.json"
+    async with await open_engine(settings, files) as engine:
+        write_events(settings.resolved_events_dir, [missing_file_event(target, 1)])
+        (outcome,) = (await engine.run_supervisor()).outcomes
+        assert (await engine.get_issue(outcome.issue_id)).state is IssueState.persistent
+
+        resolved = await engine.resolve(outcome.issue_id, note="restored from backup; password=hunter2")
+        assert resolved.state is IssueState.resolved
+        assert (resolved.auto_fix.attempts, resolved.auto_fix.consecutive_failures) == (0, 0)
+        entry = (await engine.audit(issue_id=resolved.id))[-1]
+        assert entry.phase == "resolved" and "restored from backup" in entry.why and "hunter2" not in entry.why
+        assert (await engine.report()).overall.value == "healthy"
+
+        write_events(settings.resolved_events_dir, [missing_file_event(target, 2, time=later())])
+        await engine.refresh()
+        back = await engine.get_issue(resolved.id)
+        assert (back.state, back.reopen_count, back.auto_fix.attempts) == (IssueState.open, 1, 0)
+        again = await engine.run_supervisor()
+        assert resolved.id not in again.skipped or "waiting for a human" not in again.skipped[resolved.id]
+        with pytest.raises(NotFound):
+            await engine.resolve("iss_nope")
+
+
+class FailsTheFirstPass(SQLiteStore):
+    """A real SQLite store whose first look for interrupted attempts fails unexpectedly."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.calls = 0
+        self.third_pass = anyio.Event()
+
+    async def unfinished_attempts(self) -> list[AuditEntry]:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("disk hiccup")
+        if self.calls == 3:
+            self.third_pass.set()
+        return await super().unfinished_attempts()
+
+
+async def test_the_supervise_loop_outlives_a_failing_pass(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from healing_mcp import cli
+
+    store = FailsTheFirstPass(settings.resolved_db_path)
+    await store.open()
+    registry = Registry()
+    registry.register(FilesComponent())
+    engine = Engine(settings, store, registry)
+
+    async def open_the_engine(_: Settings) -> Engine:
+        return engine
+
+    monkeypatch.setattr(cli, "_open", open_the_engine)
+    write_events(settings.resolved_events_dir, [missing_file_event(tmp_path / "loop.json", 1)])
+    args = argparse.Namespace(interval=0.01, once=False, json=True, dry_run=False, component=None, max_fixes=None)
+    async with anyio.create_task_group() as group:
+        group.start_soon(cli._supervise, args, settings)
+        await store.third_pass.wait()  # the failed pass, then two more
+        group.cancel_scope.cancel()
+    runs = [SupervisorRunResult.model_validate_json(line) for line in capsys.readouterr().out.splitlines()]
+    assert runs[0].resolved, "the pass after the failure healed the issue"
+    assert (tmp_path / "loop.json").exists()
+
+
+async def test_events_of_a_component_that_is_not_installed_are_escalated_with_what_to_do(engine: Engine) -> None:
+    write_events(
+        engine.settings.resolved_events_dir,
+        [{"component": "supabase", "kind": "missing_column", "message": "column orders.discount does not exist"}],
+    )
+    report = await engine.report()
+    assert [i.component for i in report.issues] == ["supabase"], "accepted and reported"
+    assert await engine.report(component="supabase"), "a component seen in issues is a known filter"
+    result = await engine.run_supervisor()
+    (issue_id,) = result.escalated
+    (patch,) = (await engine.manual_patches(issue_id=issue_id)).patches
+    assert "no component named 'supabase' is loaded (loaded: files)" in patch.rationale
+    assert "install a plugin that provides it" in patch.rationale and "HEALING_PLUGINS" in patch.rationale
+
+
+class HangingPoller:
+    """A polling sensor that never answers, next to one that answers nonsense."""
+
+    def __init__(self, answer: object = None) -> None:
+        self.answer = answer
+
+    def observe(self, event: Event) -> Observation | None:
+        return Observation(component=event.component, kind=event.kind, target=event.target)
+
+    async def poll(self, ctx: ComponentContext) -> list[Event]:
+        if self.answer is None:
+            await anyio.sleep_forever()
+        return self.answer  # type: ignore[return-value]
+
+
+async def test_a_poll_that_hangs_or_answers_nonsense_is_a_sensor_error(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(component_settings={"queue": {"poll_timeout_seconds": 0.2}})
+    registry = Registry()
+    registry.register(Component("queue", sensor=HangingPoller()))
+    registry.register(Component("jobs", sensor=HangingPoller(answer={"not": "a list"})))
+    async with await Engine.open(settings, registry) as engine:
+        result = await engine.run_supervisor()
+        assert sorted(result.errors) == [
+            "the jobs sensor's poll returned a dict; it must return a list of Event",
+            "the queue sensor's poll did not finish within 0.2 s (raise poll_timeout_seconds in "
+            "[components.queue] if it needs longer)",
+        ]
+        kinds = {(i.component, i.kind) for i in (await engine.report()).issues}
+        assert kinds == {("queue", "sensor_error"), ("jobs", "sensor_error")}
+
+
+async def test_the_embedded_store_is_readable_by_its_owner_only(settings: Settings) -> None:
+    async with await Engine.open(settings, Registry()):
+        pass
+    assert settings.resolved_db_path.stat().st_mode & 0o777 == 0o600
+    os.chmod(settings.resolved_db_path, 0o644)  # from an earlier version
+    async with await Engine.open(settings, Registry()):
+        pass
+    assert settings.resolved_db_path.stat().st_mode & 0o777 == 0o600

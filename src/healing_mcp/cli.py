@@ -5,12 +5,15 @@
     healing-mcp supervise --once           one healing pass from the terminal (--dry-run to plan only)
     healing-mcp report                     health report as tables (--json for scripts)
     healing-mcp fix ISSUE_ID               heal one issue now (--approve, --dry-run)
+    healing-mcp resolve ISSUE_ID           close an issue a human handled (--note TEXT)
     healing-mcp patches                    manual patch suggestions
     healing-mcp demo                       watch a browser agent get healed (local site, real Chromium)
-    healing-mcp db migrate [--yes]         apply the Postgres/Supabase schema (db status: what is applied)
+    healing-mcp db migrate [--yes]         apply the Postgres/Supabase schema (db status: what is applied,
+                                           exit status 1 while migrations are pending)
 
 Modules are imported inside each command so ``serve`` loads only what the MCP server needs.
-Errors a user can fix are printed as one line on stderr, with exit status 2.
+Errors a user can fix are printed as one line on stderr, with exit status 2. Output cut short by its
+reader (``report --json | head -1``) ends quietly, with the status of a process killed by SIGPIPE (141).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="healing-mcp",
         description="Self-healing for browser agents, MCP tools, Supabase services and render pipelines.",
     )
+    parser.add_argument("--version", action="version", version=f"healing-mcp {_version()}")
     parser.add_argument("--config", type=Path, help="TOML config file (default: ./healing.toml if present)")
     parser.add_argument("--home", type=Path, help="state directory (default: .healing, or HEALING_HOME)")
     parser.add_argument("--env", choices=["dev", "staging", "prod"], help="environment (or HEALING_ENV)")
@@ -62,12 +66,22 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--component", help="only this component")
     report.add_argument("--since-minutes", type=float, help="only issues seen in the last N minutes")
     report.add_argument("--limit", type=int, default=50)
+    report.add_argument(
+        "--fail-on",
+        choices=["degraded", "broken"],
+        help="exit with status 1 when the system is at least this unwell (default: always 0)",
+    )
 
     fix = sub.add_parser("fix", help="heal one issue now")
     fix.add_argument("issue_id")
     fix.add_argument("--approve", action="store_true", help="approve fixes that need approval")
     fix.add_argument("--dry-run", action="store_true")
     fix.add_argument("--json", action="store_true")
+
+    resolve = sub.add_parser("resolve", help="close an issue a human handled (a recurrence reopens it)")
+    resolve.add_argument("issue_id")
+    resolve.add_argument("--note", help="what was done, for the audit log")
+    resolve.add_argument("--json", action="store_true")
 
     db = sub.add_parser("db", help="database schema of the Postgres/Supabase store")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -86,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     patches.add_argument("--issue", dest="issue_id")
     patches.add_argument("--json", action="store_true")
     return parser
+
+
+def _version() -> str:
+    from healing_mcp import __version__
+
+    return __version__
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -126,11 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "supervise": _supervise,
             "report": _report,
             "fix": _fix,
+            "resolve": _resolve,
             "patches": _patches,
             "demo": _demo,
             "db": _db,
         }[command]
-        return int(anyio.run(runner, args, settings))
+        status = int(anyio.run(runner, args, settings))
+        sys.stdout.flush()  # here, not at exit: a reader that went away is handled below
+        return status
     except (ConfigError, HealingError, StoreError) as exc:
         from healing_mcp.redact import redact_text
 
@@ -138,6 +161,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
+
+
+def _reader_went_away() -> int:
+    """stdout's reader closed it (``| head``): stop quietly. Point stdout at /dev/null so the interpreter's
+    final flush does not fail again with a traceback."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 # ---------------------------------------------------------------------------------- serve
@@ -177,19 +213,43 @@ async def _open(settings: Settings) -> Engine:
 async def _supervise(args: argparse.Namespace, settings: Settings) -> int:
     import anyio
 
+    from healing_mcp.errors import InvalidRequest
     from healing_mcp.models import HealthState
 
     interval = args.interval or settings.supervisor.interval_seconds
     async with await _open(settings) as engine:
-        while True:
+        if args.once:
             result = await _one_pass(engine, args)
-            if args.json:
-                print(result.model_dump_json())
-            else:
-                _print_run(result)
-            if args.once:
-                return 0 if result.overall is not HealthState.broken else 1
+            _show_run(result, args)
+            return 0 if result.overall is not HealthState.broken else 1
+        failures = 0
+        while True:
+            try:
+                _show_run(await _one_pass(engine, args), args)
+                failures = 0
+            except (BrokenPipeError, InvalidRequest):
+                raise  # nobody reads the output any more; or the request itself is wrong (--component)
+            except Exception as exc:  # a loop that runs for months outlives one bad pass
+                failures += 1
+                delay = min(interval * 2 ** (failures - 1), max(interval, 3600.0))
+                from healing_mcp.logs import get_logger
+
+                get_logger(__name__).error(
+                    "supervisor pass failed; trying again later",
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in_seconds=delay,
+                    exc_info=exc,
+                )
+                await anyio.sleep(delay)
+                continue
             await anyio.sleep(interval)
+
+
+def _show_run(result: SupervisorRunResult, args: argparse.Namespace) -> None:
+    if args.json:
+        print(result.model_dump_json(), flush=True)
+    else:
+        _print_run(result)
 
 
 async def _one_pass(engine: Engine, args: argparse.Namespace) -> SupervisorRunResult:
@@ -209,12 +269,26 @@ async def _one_pass(engine: Engine, args: argparse.Namespace) -> SupervisorRunRe
 
 
 async def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from healing_mcp.models import HealthState
+
     async with await _open(settings) as engine:
         report = await engine.report(component=args.component, since_minutes=args.since_minutes, limit=args.limit)
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
         _print_report(report)
+    if args.fail_on is not None and report.overall.rank >= HealthState(args.fail_on).rank:
+        return 1
+    return 0
+
+
+async def _resolve(args: argparse.Namespace, settings: Settings) -> int:
+    async with await _open(settings) as engine:
+        issue = await engine.resolve(args.issue_id, note=args.note)
+    if args.json:
+        print(issue.model_dump_json(indent=2))
+    else:
+        _console().print(f"{issue.id} ({issue.title}) is resolved; if it happens again it reopens.", markup=False)
     return 0
 
 
@@ -250,7 +324,7 @@ async def _patches(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _db(args: argparse.Namespace, settings: Settings) -> int:
-    from healing_mcp.store.migrate import migrate, migration_status
+    from healing_mcp.store.migrate import MigrationStatus, migrate, migration_status
 
     result = (
         await migrate(settings, confirm=args.yes) if args.db_command == "migrate" else await migration_status(settings)
@@ -258,8 +332,9 @@ async def _db(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
-        _console().print(result.summary, markup=False)
-    return 0
+        print(result.summary)  # plain: scripts read it, and a console would wrap it at 80 columns when piped
+    # `db status` is a check a deploy script can gate on: 1 while migrations are pending
+    return 1 if isinstance(result, MigrationStatus) and not result.up_to_date else 0
 
 
 async def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -61,6 +61,15 @@ class SupervisorSettings(BaseModel):
     flap_window_seconds: float = Field(default=3600.0, gt=0)
     lease_seconds: float = Field(default=300.0, gt=0, description="How long a claim survives its holder.")
     interval_seconds: float = Field(default=60.0, gt=0, description="Pause between passes when looping.")
+    # How long one call into a component may take before it counts as failed (a fixer awaiting forever
+    # must not hang the pass). A component's own ``[components.<name>]`` table may set the same keys.
+    propose_timeout_seconds: float = Field(default=30.0, gt=0, description="Limit of a fixer's propose.")
+    apply_timeout_seconds: float = Field(default=120.0, gt=0, description="Limit of a fixer's apply and revert.")
+    retest_timeout_seconds: float = Field(default=120.0, gt=0, description="Limit of a retest.")
+    poll_timeout_seconds: float = Field(default=30.0, gt=0, description="Limit of a sensor's poll.")
+
+
+COMPONENT_TIMEOUTS = ("propose", "apply", "retest", "poll")
 
 
 class Settings(BaseModel):
@@ -162,6 +171,28 @@ class Settings(BaseModel):
     def component_config(self, name: str) -> dict[str, Any]:
         return dict(self.component_settings.get(name, {}))
 
+    def component_timeout(self, name: str, call: str) -> float:
+        """Seconds one ``call`` (propose, apply, retest or poll) into component ``name`` may take."""
+        key = f"{call}_timeout_seconds"
+        value = self.component_settings.get(name, {}).get(key)
+        return float(value) if value is not None else float(getattr(self.supervisor, key))
+
+    @field_validator("component_settings")
+    @classmethod
+    def _component_timeouts(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, table in value.items():
+            if not isinstance(table, dict):
+                raise ValueError(f"[components.{name}] must be a table of settings")
+            for call in COMPONENT_TIMEOUTS:
+                seconds = table.get(f"{call}_timeout_seconds")
+                if seconds is not None and (
+                    isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0
+                ):
+                    raise ValueError(
+                        f"{name}.{call}_timeout_seconds must be a number of seconds above 0, not {seconds!r}"
+                    )
+        return value
+
     def component_enabled(self, name: str) -> bool:
         return self.enabled_components is None or name in self.enabled_components
 
@@ -214,4 +245,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
 
 def describe_errors(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}" for err in exc.errors()[:5])
+    def where(loc: tuple[int | str, ...]) -> str:
+        # component_settings is the [components] table of the file
+        return ".".join("components" if p == "component_settings" else str(p) for p in loc) or "value"
+
+    return "; ".join(f"{where(err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()[:5])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,24 @@ except ImportError:  # pragma: no cover - exercised only on Windows
 
 
 def default_events_dir() -> Path:
-    explicit = os.environ.get("HEALING_EVENTS_DIR")
-    if explicit:
-        return Path(explicit)
-    return Path(os.environ.get("HEALING_HOME", ".healing")) / "events"
+    """Where the supervisor reads events: the settings' events directory, by the same rules (explicit
+    environment, then ``healing.toml`` or ``HEALING_CONFIG``, then defaults). Worked out once per working
+    directory, environment and config file version, so reporting stays cheap."""
+    config = Path(os.environ.get("HEALING_CONFIG", "healing.toml"))
+    try:
+        version = config.stat().st_mtime_ns
+    except OSError:
+        version = None
+    names = ("HEALING_CONFIG", "HEALING_HOME", "HEALING_EVENTS_DIR")
+    return _events_dir(os.getcwd(), tuple(os.environ.get(name) for name in names), version)
+
+
+@lru_cache(maxsize=16)
+def _events_dir(cwd: str, environment: tuple[str | None, ...], config_version: int | None) -> Path:
+    # The arguments are the cache key: what the answer depends on.
+    from healing_mcp.config import load_settings
+
+    return load_settings().resolved_events_dir
 
 
 class EventReporter:

@@ -1,7 +1,9 @@
 """Logging: structlog to stderr, secrets redacted, never a byte on stdout.
 
 In stdio mode stdout carries the MCP protocol, so every log line, warning and traceback goes to stderr.
-Call :func:`configure_logging` once at start-up; library code just does ``get_logger(__name__)``.
+Call :func:`configure_logging` once at start-up; library code just does ``get_logger(__name__)``. The
+standard library's loggers (uvicorn, httpx, psycopg_pool, the MCP SDK) are routed through the same
+pipeline, so their lines are redacted and formatted like ours.
 
 structlog is imported on the first log call, not at start-up: importing it pulls in ``rich`` and
 ``pygments`` (about 100 ms), and a server answering ``tools/list`` has nothing to log yet.
@@ -28,15 +30,32 @@ def _redact_event(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Muta
     return {key: redact(value) if key != "timestamp" else value for key, value in event_dict.items()}
 
 
+class _StandardLibraryBridge(logging.Handler):
+    """Hands the standard library's log records (uvicorn, httpx, psycopg_pool, the MCP SDK) to the same
+    structlog pipeline as ours: stderr, secrets redacted, one format. structlog is still imported only
+    when the first record arrives."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            logger = _ensure_structlog().get_logger(record.name)
+            extra: dict[str, Any] = {"logger": record.name}
+            if record.exc_info:
+                extra["exc_info"] = record.exc_info
+            logger.log(record.levelno, record.getMessage(), **extra)
+        except Exception:
+            self.handleError(record)
+
+
 def configure_logging(level: str = "info", fmt: str = "console") -> None:
     """Route structlog and the standard library's logging to stderr at ``level``."""
     global _wanted, _configured
     _wanted, _configured = (level, fmt), False
     numeric = _LEVELS.get(level, logging.INFO)
-    # Libraries (mcp, uvicorn, httpx) log through the standard library: keep them on stderr too, and
-    # keep them quieter than our own output.
+    # Libraries (mcp, uvicorn, httpx, psycopg_pool) log through the standard library: they go through
+    # our pipeline too (never to stdout, never unredacted), and stay quieter than our own output unless
+    # their logger asks for more (the HTTP server sets uvicorn's to ``level``).
     root = logging.getLogger()
-    root.handlers[:] = [logging.StreamHandler(sys.stderr)]
+    root.handlers[:] = [_StandardLibraryBridge()]
     root.setLevel(max(numeric, logging.WARNING))
 
 

@@ -400,7 +400,11 @@ class AuditEntry(_Model):
     time: datetime = Field(default_factory=utcnow)
     run_id: str
     attempt_id: str
-    phase: Literal["started", "finished", "skipped", "interrupted"]
+    phase: Literal["started", "finished", "skipped", "interrupted", "reverted", "crashed", "resolved"] = Field(
+        description="started/finished bracket an attempt; skipped: not applied (policy, dry run); interrupted: "
+        "its run stopped mid-attempt; reverted: the fixer undid a failed fix; crashed: healing the issue failed "
+        "unexpectedly; resolved: a human closed the issue."
+    )
     issue_id: str
     issue_signature: str
     component: str

@@ -47,5 +47,9 @@ def http_server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
         clean = server.process.returncode in (0, -signal.SIGTERM) and "Application shutdown complete" in server.stderr()
         if "Traceback" in server.stderr() or not clean:
             crashed.append(f"{server.process.args} exited {server.process.returncode}:\n{server.stderr()}")
+        if server.stdout():  # logs, the access log included, belong on stderr
+            crashed.append(f"{server.process.args} wrote to stdout:\n{server.stdout()}")
     if crashed:
-        pytest.fail("an HTTP server crashed or did not stop cleanly on SIGTERM:\n" + "\n".join(crashed))
+        pytest.fail(
+            "an HTTP server crashed, did not stop cleanly on SIGTERM or wrote to stdout:\n" + "\n".join(crashed)
+        )

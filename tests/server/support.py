@@ -140,6 +140,7 @@ class HttpServer:
     port: int
     home: Path
     stderr_path: Path
+    stdout_path: Path
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -156,6 +157,9 @@ class HttpServer:
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(encoding="utf-8", errors="replace")
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -191,16 +195,17 @@ def start_http_server(
 ) -> HttpServer:
     port = free_port()
     stderr_path = home.parent / f"server-{port}.stderr"
-    with stderr_path.open("wb") as stderr:
+    stdout_path = home.parent / f"server-{port}.stdout"
+    with stderr_path.open("wb") as stderr, stdout_path.open("wb") as stdout:
         process = subprocess.Popen(
             serve_command(*args, "--port", str(port)),
             env=dict(env) if env is not None else server_env(home),
             cwd=home.parent,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            stdout=stdout,
             stderr=stderr,
         )
-    server = HttpServer(process, port, home, stderr_path, dict(headers or {}))
+    server = HttpServer(process, port, home, stderr_path, stdout_path, dict(headers or {}))
     if wait:
         try:
             server.wait_ready()

@@ -73,6 +73,13 @@ CASES: list[tuple[str, str, dict[str, Any], list[str]]] = [
     ),
     ("unknown-component-supervise", "supervise", {"component": "nosuch"}, ["unknown component 'nosuch'"]),
     (
+        "unknown-component-report",
+        "report",
+        {"component": "nosuch"},
+        ["unknown component 'nosuch'", "Installed components: ", "files"],
+    ),
+    ("unknown-component-patches", "patches", {"component": "nosuch"}, ["unknown component 'nosuch'", "files"]),
+    (
         "malformed-failure-component",
         "auto_fix",
         {"failure": {"component": "Bad Name", "symptom": "timeout"}},

@@ -4,6 +4,7 @@ configuration errors are one line on stderr with exit status 2."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -11,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from healing_mcp.models import AutoFixResult, IssueState, PatchList, SupervisorRunResult, SystemHealthReport
+from healing_mcp import __version__
+from healing_mcp.models import (
+    AutoFixResult,
+    HealthIssue,
+    IssueState,
+    PatchList,
+    SupervisorRunResult,
+    SystemHealthReport,
+)
 from tests.server.support import missing_file_event, server_env, write_events
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "healing-mcp"
@@ -190,3 +199,80 @@ def test_serve_on_a_busy_port(home: Path, transport: str) -> None:
         port = holder.getsockname()[1]
         line = one_error_line(cli(home, "serve", "--transport", transport, "--port", str(port)))
     assert f"cannot listen on 127.0.0.1:{port}" in line
+
+
+def test_version(home: Path) -> None:
+    done = cli(home, "--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"healing-mcp {__version__}"
+
+
+def test_a_poison_line_does_not_stop_later_reports(home: Path, tmp_path: Path) -> None:
+    write_events(home, ['{"component":"browser","kind":"timeout","severity":[1]}'])
+    for _ in range(2):
+        done = cli(home, "report", "--json")
+        assert done.returncode == 0, done.stderr
+        assert SystemHealthReport.model_validate_json(done.stdout).intake.quarantined == 1
+    write_events(home, [missing_file_event(tmp_path / "project" / "after.json")])
+    report = SystemHealthReport.model_validate_json(cli(home, "report", "--json").stdout)
+    assert report.issues_matching == 1, "events after the poison line are read"
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(home: Path, tmp_path: Path) -> None:
+    """``report --json | head -1``: far more JSON than a pipe holds, and the reader leaves after a line."""
+    write_events(home, [missing_file_event(tmp_path / "project" / f"f{i}.json", i) for i in range(150)])
+    assert cli(home, "report").returncode == 0  # ingest first, so the piped run only prints
+    process = subprocess.Popen(
+        [sys.executable, "-m", "healing_mcp", "report", "--json", "--limit", "150"],
+        env=server_env(home),
+        cwd=home.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline().strip() == b"{"
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141, stderr
+    assert stderr == "", "no BrokenPipeError traceback"
+
+
+def test_report_can_fail_on_a_state(home: Path, tmp_path: Path) -> None:
+    assert cli(home, "report", "--fail-on", "degraded").returncode == 0, "healthy"
+    write_events(home, [missing_file_event(tmp_path / "project" / "gone.json")])
+    assert cli(home, "report", "--json").returncode == 0, "still 0 by default"
+    assert cli(home, "report", "--fail-on", "degraded").returncode == 1
+    assert cli(home, "report", "--fail-on", "broken").returncode == 0
+
+
+def test_resolve_from_the_terminal(home: Path, tmp_path: Path) -> None:
+    write_events(home, [missing_file_event(tmp_path / "project" / "manual.json")])
+    [issue] = SystemHealthReport.model_validate_json(cli(home, "report", "--json").stdout).issues
+    done = cli(home, "resolve", issue.id, "--note", "restored by hand", "--json")
+    assert done.returncode == 0, done.stderr
+    resolved = HealthIssue.model_validate_json(done.stdout)
+    assert resolved.state is IssueState.resolved and "restored by hand" in resolved.auto_fix.notes[-1]
+    assert "no issue with id 'iss_nope'" in one_error_line(cli(home, "resolve", "iss_nope"))
+
+
+def test_unknown_component_in_a_report_is_an_error(home: Path) -> None:
+    line = one_error_line(cli(home, "report", "--component", "nosuch"))
+    assert "unknown component 'nosuch'" in line and "Installed components: " in line and "files" in line
+
+
+def test_the_supervise_loop_stops_cleanly_on_ctrl_c(home: Path, tmp_path: Path) -> None:
+    write_events(home, [missing_file_event(tmp_path / "project" / "loop.json")])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "healing_mcp", "supervise", "--interval", "0.2", "--json"],
+        env=server_env(home),
+        cwd=home.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = SupervisorRunResult.model_validate_json(process.stdout.readline())
+    assert len(first.resolved) == 1
+    SupervisorRunResult.model_validate_json(process.stdout.readline())  # it loops
+    process.send_signal(signal.SIGINT)
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 130, stderr
+    assert "Traceback" not in stderr

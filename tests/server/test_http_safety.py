@@ -192,3 +192,23 @@ async def test_dns_rebinding_is_rejected_on_loopback_sse(http_server_factory: An
     async with httpx.AsyncClient(timeout=10) as http:
         response = await http.get(server.sse_url, headers={"Host": "evil.example.com", "Accept": "text/event-stream"})
     assert response.status_code in (400, 403, 421), response.text
+
+
+async def test_http_logs_go_to_stderr_redacted_and_never_to_stdout(http_server_factory: Any) -> None:
+    """At debug level the access log is on, and it goes through the same redacting pipeline as every
+    other log line: on stderr, with the secret a client put in a query string masked."""
+    server = http_server_factory("--transport", "streamable-http", env_extra={"HEALING_LOG_LEVEL": "debug"})
+    secret = "sk-ant-api03-query-string-secret"
+    async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
+        assert (await http.get(f"/healthz?api_key={secret}")).status_code == 200
+        await http.post("/mcp?password=hunter2hunter2", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    for _ in range(50):  # the access log line is written right after the response
+        if "/mcp?password=" in server.stderr():
+            break
+        await anyio.sleep(0.1)
+    log = server.stderr()
+    assert "GET /healthz?api_key=[REDACTED]" in log, log
+    assert "/mcp?password=[REDACTED]" in log, log
+    assert secret not in log and "hunter2hunter2" not in log
+    assert "[uvicorn.access]" in log, "uvicorn's records go through structlog"
+    assert server.stdout() == ""

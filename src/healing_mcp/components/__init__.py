@@ -1,5 +1,5 @@
-"""Components: the parts of the user's system healing-mcp watches (browser, mcp_tools, supabase,
-marketing) and the protocols a plugin implements. See :mod:`healing_mcp.components.base`."""
+"""Components: the parts of the user's system healing-mcp watches (built in: browser; more as plugins)
+and the protocols a plugin implements. See :mod:`healing_mcp.components.base`."""
 
 from healing_mcp.components.base import (
     Component,
@@ -11,6 +11,7 @@ from healing_mcp.components.base import (
     PatchWriter,
     PollingSensor,
     Retester,
+    Reverter,
     RootCauseRule,
     Sensor,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "PollingSensor",
     "RetestResult",
     "Retester",
+    "Reverter",
     "RootCauseRule",
     "Sensor",
     "Severity",

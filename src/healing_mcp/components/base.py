@@ -1,8 +1,8 @@
 """What a component is: a sensor, root-cause rules, fixers and a retester behind small protocols.
 
-Built-in components (browser, mcp_tools, supabase, marketing) and third-party plugins are made the same
-way and registered the same way (the ``healing_mcp.components`` entry-point group, or a
-``module:attribute`` path in the ``plugins`` setting). A minimal plugin::
+The built-in component (``browser``, today the only one) and third-party plugins are made the same way
+and registered the same way (the ``healing_mcp.components`` entry-point group, or a ``module:attribute``
+path in the ``plugins`` setting). A minimal plugin::
 
     from healing_mcp.components import Component, FixPlan, FixResult, FixRisk, RetestResult
 
@@ -18,10 +18,24 @@ way and registered the same way (the ``healing_mcp.components`` entry-point grou
             Path(plan.params["path"]).touch()
             return FixResult(applied=True, changes=[f"created {plan.params['path']}"])
 
+        async def revert(self, issue, plan, result, ctx):  # optional
+            Path(plan.params["path"]).unlink(missing_ok=True)
+
     component = Component(name="files", fixers=[TouchFile()], retester=FileExists())
 
-Every call into a component is isolated by the loop: an exception becomes a recorded failure, never a
-crash of the server.
+Every call into a component is isolated by the loop: an exception, a call that outlives its timeout
+(``propose``/``poll`` 30 s, ``apply``/``revert``/``retest`` 120 s by default; ``*_timeout_seconds`` in the
+``[supervisor]`` or ``[components.<name>]`` table) or an answer of the wrong type (``propose`` returns a
+list of FixPlan, ``apply`` a FixResult, ``retest`` a RetestResult, ``poll`` a list of Event, ``observe`` an
+Observation or None) becomes a recorded failure, never a crash of the server or of the pass.
+
+A fixer's risk is what its fixes can do at most: the policy decides on the stricter of the fixer's
+``risk`` and the plan's (a plan cannot declare itself safer than its fixer).
+
+``revert`` (optional, see :class:`Reverter`) undoes an attempt: the loop calls it when the retest failed,
+and when ``apply`` raised or timed out (it may have acted part of the way, so revert must cope with
+nothing to undo). Its outcome is written to the audit log (phase ``reverted``); its own failure is
+recorded, never raised.
 """
 
 from __future__ import annotations
@@ -108,7 +122,9 @@ class RootCauseRule(Protocol):
 
 @runtime_checkable
 class Fixer(Protocol):
-    """Proposes and applies one kind of repair. ``risk`` is checked by the safety policy before apply."""
+    """Proposes and applies one kind of repair. ``risk`` is checked by the safety policy before apply.
+    A fixer may also be a :class:`PatchWriter` and a :class:`Reverter` (``revert(issue, plan, result, ctx)``).
+    """
 
     name: str
     risk: FixRisk
@@ -125,6 +141,13 @@ class PatchWriter(Protocol):
     async def suggest_patch(
         self, issue: HealthIssue, plan: FixPlan | None, ctx: ComponentContext
     ) -> PatchSuggestion | None: ...
+
+
+@runtime_checkable
+class Reverter(Protocol):
+    """Optional on a fixer: undo what ``apply`` did, after a failed retest or an ``apply`` that raised."""
+
+    async def revert(self, issue: HealthIssue, plan: FixPlan, result: FixResult, ctx: ComponentContext) -> None: ...
 
 
 @runtime_checkable

@@ -3,8 +3,10 @@
 Built-in and third-party components arrive the same way: an entry point in the
 ``healing_mcp.components`` group (``name = "package.module:attribute"``), or an import path in the
 ``plugins`` setting. The attribute is a :class:`~healing_mcp.components.base.Component` or a callable
-returning one. A component that fails to import, build or configure is recorded in
-:attr:`Registry.failures` and reported as broken; the others keep working.
+returning one. A component that fails to import, build or configure (or whose fixers lack a name or a
+valid risk) is recorded in :attr:`Registry.failures` and reported as broken; the others keep working.
+Entry points of components that ``enabled_components`` leaves out are not loaded at all; a plugin path
+listed in ``plugins`` is an explicit request, so its failure to load is reported either way.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from healing_mcp.components.base import Component
 from healing_mcp.logs import get_logger
+from healing_mcp.models import FixRisk
 
 if TYPE_CHECKING:
     from healing_mcp.config import Settings
@@ -36,6 +39,14 @@ def _resolve(target: Any) -> Component:
     obj = target() if callable(target) and not isinstance(target, Component) else target
     if not isinstance(obj, Component):
         raise TypeError(f"expected a healing_mcp Component, got {type(obj).__name__}")
+    for fixer in obj.fixers:
+        name = getattr(fixer, "name", None)
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"the fixer {fixer!r} of {obj.name} has no name (a non-empty 'name' string)")
+        risk = getattr(fixer, "risk", None)
+        if risk not in tuple(FixRisk):
+            choices = ", ".join(r.value for r in FixRisk)
+            raise TypeError(f"the fixer {obj.name}.{name} declares risk {risk!r}; use one of {choices}")
     return obj
 
 
@@ -56,6 +67,7 @@ def import_object(path: str) -> Any:
 class Registry:
     components: dict[str, Component] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    disabled: set[str] = field(default_factory=set)  # installed entry points left out by enabled_components
 
     def register(self, component: Component) -> None:
         self.components[component.name] = component
@@ -85,7 +97,11 @@ class Registry:
         """Load every enabled component from entry points, the plugins setting and ``extra``."""
         sources: list[tuple[str, Callable[[], Any]]] = []
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            sources.append((ep.name, ep.load))
+            # A disabled component is not even imported: its failure to load is no one's problem.
+            if settings.component_enabled(ep.name):
+                sources.append((ep.name, ep.load))
+            else:
+                self.disabled.add(ep.name)
         for path in settings.plugins:
             sources.append((path, lambda path=path: import_object(path)))  # type: ignore[misc]
         sources.extend(extra)

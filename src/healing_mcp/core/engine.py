@@ -5,7 +5,10 @@ The MCP server and the CLI are thin layers over these methods, so both behave id
 
 from __future__ import annotations
 
+import os
+import uuid
 from datetime import timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -13,26 +16,30 @@ from healing_mcp.components.registry import Registry, load_components
 from healing_mcp.config import Settings
 from healing_mcp.core.diagnosis import LLMDiagnoser, apply_rules
 from healing_mcp.core.health import component_health, counts, overall_state, summarize
-from healing_mcp.core.supervisor import ProgressFn, Supervisor
+from healing_mcp.core.supervisor import ProgressFn, Supervisor, new_id
 from healing_mcp.errors import ComponentFailure, InvalidRequest, NotFound
 from healing_mcp.models import (
     AuditEntry,
     AutoFixResult,
     ComponentHealth,
     FailureReport,
+    FixRisk,
     HealthIssue,
     HealthState,
     IssueState,
     MemoryInsights,
+    MemoryRecord,
     PatchList,
+    PolicyDecision,
     ReportCounts,
     Severity,
     SupervisorRunResult,
     SystemHealthReport,
     utcnow,
 )
+from healing_mcp.redact import redact, redact_text
 from healing_mcp.store import Store, create_store
-from healing_mcp.store.base import IssueQuery, StoreUnavailable
+from healing_mcp.store.base import IssueQuery, StoreUnavailable, issue_lease_key
 
 
 class Engine:
@@ -44,6 +51,8 @@ class Engine:
 
     @classmethod
     async def open(cls, settings: Settings, registry: Registry | None = None) -> Engine:
+        if settings.store_kind == "sqlite":
+            private_file(settings.resolved_db_path)
         store = create_store(settings)
         await store.open()
         return cls(settings, store, registry if registry is not None else load_components(settings))
@@ -118,6 +127,8 @@ class Engine:
         since = now - timedelta(minutes=since_minutes) if since_minutes else None
         recent_since = now - timedelta(seconds=self.settings.recent_window_seconds)
         buckets = await self.store.issue_buckets(component=component, since=since, recent_since=recent_since)
+        if component is not None and not buckets:
+            await self.require_known(component)
         page = await self.store.query_issues(
             IssueQuery(
                 component=component, states=states, since=since, min_severity=min_severity, limit=limit, offset=offset
@@ -175,6 +186,20 @@ class Engine:
             dry_run=dry_run, component=component, max_fixes=max_fixes, progress=progress
         )
 
+    async def require_known(self, name: str) -> None:
+        """Raise unless ``name`` is a component this installation knows: loaded, failed to load, installed
+        but not enabled, or seen in stored issues. A filter naming anything else is a typo, not an empty
+        healthy result."""
+        if name in self.registry.names or name in self.registry.disabled:
+            return
+        if await self.store.issue_buckets(component=name, since=None, recent_since=utcnow()):
+            return
+        known = ", ".join(sorted({*self.registry.names, *self.registry.disabled})) or "none"
+        raise InvalidRequest(
+            f"unknown component {name!r}: no such component is installed and no issue of it is stored. "
+            f"Installed components: {known}."
+        )
+
     def require_component(self, name: str) -> None:
         if name in self.registry.failures:
             raise ComponentFailure(f"the {name} component is unavailable: {self.registry.failures[name]}")
@@ -206,7 +231,11 @@ class Engine:
             )
         if failure is not None:
             self.require_component(failure.component)
-            intake = await self.supervisor.intake.ingest_events([failure.to_event()])
+            intake = await self.supervisor.intake.ingest_events([failure.to_event()], source="healing_auto_fix")
+            if intake.problems:
+                raise ComponentFailure(
+                    f"the {failure.component} component could not take this failure: {intake.problems[0]}"
+                )
             if not intake.touched:
                 raise InvalidRequest(
                     f"the {failure.component} component does not treat a {failure.symptom!r} event as a failure; "
@@ -235,6 +264,8 @@ class Engine:
         if issue_id is not None:
             await self.get_issue(issue_id)
         patches = await self.store.list_patches(issue_id=issue_id, component=component)
+        if component is not None and not patches:
+            await self.require_known(component)
         if patches:
             summary = f"{len(patches)} patch suggestion(s); each says why a human is needed."
         else:
@@ -242,10 +273,70 @@ class Engine:
         return PatchList(patches=patches, summary=summary)
 
     async def memory(self, limit: int = 10) -> MemoryInsights:
-        return await self.store.memory_insights(limit=limit)
+        """Healing memory as it is shown: fix parameters redacted (memory itself keeps the real ones,
+        because a remembered fix is replayed with them)."""
+        insights = await self.store.memory_insights(limit=limit)
+
+        def shown(records: list[MemoryRecord]) -> list[MemoryRecord]:
+            return [
+                r.model_copy(update={"params": redact(r.params), "suggestions": redact(r.suggestions)}) for r in records
+            ]
+
+        return insights.model_copy(
+            update={"top_fixes": shown(insights.top_fixes), "failing_fixes": shown(insights.failing_fixes)}
+        )
+
+    async def resolve(self, issue_id: str, note: str | None = None) -> HealthIssue:
+        """Close an issue a human handled: resolved, with its attempt count, backoff and circuit breaker
+        reset, so a later recurrence reopens it and is healed like a new one. Audited with the note."""
+        issue = await self.get_issue(issue_id)
+        key = issue_lease_key(issue.id)
+        holder = f"{self.supervisor.holder}:resolve:{uuid.uuid4().hex[:8]}"
+        if not await self.store.acquire_lease(key, holder, self.settings.supervisor.lease_seconds):
+            raise InvalidRequest(f"a supervisor is working on {issue.id} right now; try again when its attempt is over")
+        try:
+            issue = await self.get_issue(issue_id)
+            text = redact_text(note.strip()) if note and note.strip() else "resolved by hand"
+            now = utcnow()
+            issue.state = IssueState.resolved
+            issue.resolved_at = now
+            issue.auto_fix.attempts = 0
+            issue.auto_fix.consecutive_failures = 0
+            issue.auto_fix.next_attempt_at = None
+            issue.auto_fix.notes.append(f"resolved by a human: {text}")
+            issue.updated_at = now
+            await self.store.append_audit(
+                AuditEntry(
+                    run_id=new_id("run"),
+                    attempt_id=new_id("att"),
+                    phase="resolved",
+                    issue_id=issue.id,
+                    issue_signature=issue.signature,
+                    component=issue.component,
+                    strategy="manual",
+                    fix_signature="",
+                    risk=FixRisk.read_only,
+                    decision=PolicyDecision.allow,
+                    why=f"resolved by a human: {text}",
+                    successful=True,
+                )
+            )
+            await self.store.save_issue(issue)
+        finally:
+            await self.store.release_lease(key, holder)
+        return issue
 
     async def audit(self, issue_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
         return await self.store.list_audit(issue_id=issue_id, limit=limit)
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` (and its directory) readable by its owner only, or tighten it if it exists: the
+    embedded store holds evidence and audit entries. SQLite gives its -wal/-shm files the same mode."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
 
 
 def describe_heal(issue: HealthIssue, healed: bool, dry_run: bool, skipped: str | None, patches: int) -> str:

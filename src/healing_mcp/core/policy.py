@@ -14,6 +14,9 @@ schema_changing        allow       deny              deny              needs app
 external_side_effect   approval    needs approval    deny              needs approval
 =====================  ==========  ================  ================  ===============================
 
+A plan is judged by the stricter of its own risk and its fixer's declared risk (a plan, or a remembered
+fix, cannot be safer than the fixer that applies it); "stricter" is the stricter decision here.
+
 In staging, ``ALLOW_PROD_HEALING=1`` lifts schema-changing fixes from *deny* to *needs approval*.
 A fix whose confidence is below ``min_confidence`` needs approval even where its risk alone would be
 allowed (except read-only fixes). Approval turns *needs approval* into *allow*; it never overrides
@@ -66,6 +69,7 @@ _TABLE: dict[tuple[Environment, bool], dict[FixRisk, PolicyDecision]] = {
     },
 }
 _TABLE[(Environment.dev, True)] = _TABLE[(Environment.dev, False)]
+_STRICTNESS = {A: 0, N: 1, D: 2}
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,13 @@ class SafetyPolicy:
     environment: Environment
     allow_prod_healing: bool = False
     min_confidence: float = 0.6
+
+    def stricter(self, *risks: FixRisk | str) -> FixRisk:
+        """Of several declared risks, the one this environment is strictest about (deny, then needs
+        approval, then allow; among equals the later, riskier kind). Raises ValueError for an unknown risk."""
+        table = _TABLE[(self.environment, self.allow_prod_healing)]
+        kinds = list(FixRisk)
+        return max((FixRisk(risk) for risk in risks), key=lambda r: (_STRICTNESS[table[r]], kinds.index(r)))
 
     def decide(self, risk: FixRisk, *, confidence: float = 1.0, approved: bool = False) -> Verdict:
         base = _TABLE[(self.environment, self.allow_prod_healing)][risk]

@@ -16,6 +16,13 @@ Interruption is safe because an attempt is bracketed: a ``started`` audit entry 
 the retest the ``finished`` entry and the memory update are written in one store transaction
 (``Store.finish_attempt``). Memory and audit therefore always agree; a ``started`` entry without its
 ``finished`` one is exactly an interrupted attempt.
+
+Leases: every claim (the pass, one issue) gets its own holder name (the supervisor's plus a nonce), so a
+pass and an explicit ``healing_auto_fix`` in the same process cannot both hold one issue, and releasing
+frees only what that claim took. A lease is renewed in the background while its work runs, so a slow
+but healthy fix keeps it; it expires only when its supervisor is gone (or cut off from the store). If a
+cut-off supervisor's attempt was closed as interrupted meanwhile, its late ``finished`` entry is kept
+but not counted in memory (``Store.finish_attempt``).
 """
 
 from __future__ import annotations
@@ -26,10 +33,19 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
+from typing import TypeVar
 
 import anyio
 
-from healing_mcp.components.base import Component, ComponentContext, NoSafeFix, PatchWriter, PollingSensor
+from healing_mcp.components.base import (
+    Component,
+    ComponentContext,
+    NoSafeFix,
+    PatchWriter,
+    PollingSensor,
+    Reverter,
+)
 from healing_mcp.components.registry import Registry
 from healing_mcp.config import Settings
 from healing_mcp.core.diagnosis import LLMDiagnoser, diagnose
@@ -46,6 +62,7 @@ from healing_mcp.models import (
     FixOutcome,
     FixPlan,
     FixResult,
+    FixRisk,
     HealthIssue,
     HealthState,
     IssueState,
@@ -57,12 +74,13 @@ from healing_mcp.models import (
     utcnow,
 )
 from healing_mcp.redact import redact, redact_text
-from healing_mcp.store.base import IssueQuery, OutcomeRecord, Store, StoreUnavailable
+from healing_mcp.store.base import IssueQuery, OutcomeRecord, Store, StoreError, StoreUnavailable, issue_lease_key
 
 log = get_logger(__name__)
 
 ProgressFn = Callable[[float, float | None, str], Awaitable[None]]
 RUN_LEASE = "supervisor-pass"
+T = TypeVar("T")
 
 
 def new_id(prefix: str) -> str:
@@ -71,6 +89,51 @@ def new_id(prefix: str) -> str:
 
 async def _no_progress(_: float, __: float | None, ___: str) -> None:
     return None
+
+
+class ComponentError(Exception):
+    """A call into a component raised, timed out or answered the wrong type; the message says which."""
+
+
+Check = Callable[[str, object], T]  # (what was called, its answer) -> the answer, or ComponentError
+
+
+def _kind(answer: object) -> str:
+    return "None" if answer is None else f"a {type(answer).__name__}"
+
+
+def _plans(what: str, answer: object) -> list[FixPlan]:
+    if isinstance(answer, list | tuple) and all(isinstance(plan, FixPlan) for plan in answer):
+        return list(answer)
+    raise ComponentError(f"{what} returned {_kind(answer)}; it must return a list of FixPlan")
+
+
+def _result(what: str, answer: object) -> FixResult:
+    if isinstance(answer, FixResult):
+        return answer
+    raise ComponentError(f"{what} returned {_kind(answer)}; it must return a FixResult")
+
+
+def _retest(what: str, answer: object) -> RetestResult:
+    if isinstance(answer, RetestResult):
+        return answer
+    raise ComponentError(f"{what} returned {_kind(answer)}; it must return a RetestResult")
+
+
+def _events(what: str, answer: object) -> list[Event]:
+    if isinstance(answer, list | tuple) and all(isinstance(event, Event) for event in answer):
+        return list(answer)
+    raise ComponentError(f"{what} returned {_kind(answer)}; it must return a list of Event")
+
+
+def _patch(what: str, answer: object) -> PatchSuggestion | None:
+    if answer is None or isinstance(answer, PatchSuggestion):
+        return answer
+    raise ComponentError(f"{what} returned {_kind(answer)}; it must return a PatchSuggestion or None")
+
+
+def _anything(_: str, answer: object) -> object:
+    return answer
 
 
 @dataclass
@@ -120,6 +183,7 @@ class Supervisor:
         self.guards = settings.supervisor
         self.policy = SafetyPolicy(settings.environment, settings.allow_prod_healing)
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._open_attempts: dict[str, AuditEntry] = {}  # issue id -> its attempt's 'started' entry
         self._pass_lock = anyio.Lock()
 
     def context(self, component: Component, run_id: str, dry_run: bool) -> ComponentContext:
@@ -147,17 +211,16 @@ class Supervisor:
         progress = progress or _no_progress
         async with self._pass_lock:
             try:
-                leased = await self.store.acquire_lease(RUN_LEASE, self.holder, self.guards.lease_seconds, now=started)
+                claim = await self._claim(RUN_LEASE)
             except StoreUnavailable as exc:
                 summary = f"The store is unreachable ({exc}); nothing was done."
                 return self._result(run_id, dry_run, started, HealthState.degraded, summary, degraded=str(exc))
-            if not leased:
+            if claim is None:
                 summary = "Another supervisor pass is running against this store; nothing was done. Try again later."
                 return self._result(run_id, dry_run, started, await self.overall(), summary)
-            try:
-                return await self._pass(run_id, started, dry_run, component, max_fixes, progress)
-            finally:
-                await self.store.release_lease(RUN_LEASE, self.holder)
+            return await self._holding(
+                RUN_LEASE, claim, lambda: self._pass(run_id, started, dry_run, component, max_fixes, progress)
+            )
 
     def _result(
         self,
@@ -200,13 +263,53 @@ class Supervisor:
         if not await self.intake.pending():
             return True  # nothing new: no lease, no write transaction (keeps reports cheap)
         async with self._pass_lock:
-            if not await self.store.acquire_lease(RUN_LEASE, self.holder, self.guards.lease_seconds, now=utcnow()):
+            claim = await self._claim(RUN_LEASE)
+            if claim is None:
                 return False
-            try:
-                await self.intake.ingest_files()
-            finally:
-                await self.store.release_lease(RUN_LEASE, self.holder)
+            await self._holding(RUN_LEASE, claim, self.intake.ingest_files)
         return True
+
+    # ------------------------------------------------------------------------------ leases
+
+    async def _claim(self, key: str) -> str | None:
+        """Take ``key`` under a holder name of its own (this supervisor's plus a nonce) and return that name,
+        or None when it is held. One name per claim: a second claim from this same process is refused
+        instead of being taken for a renewal of the first."""
+        holder = f"{self.holder}:{uuid.uuid4().hex[:8]}"
+        return holder if await self.store.acquire_lease(key, holder, self.guards.lease_seconds) else None
+
+    async def _holding(self, key: str, holder: str, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` under a claim: renewed in the background meanwhile, released afterwards."""
+        results: list[T] = []
+        failures: list[Exception] = []
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._keep_renewed, key, holder)
+                try:
+                    results.append(await work())
+                except Exception as exc:  # re-raised below as itself, not inside the task group's ExceptionGroup
+                    failures.append(exc)
+                finally:
+                    group.cancel_scope.cancel()
+        finally:
+            await self.store.release_lease(key, holder)
+        if failures:
+            raise failures[0]
+        return results[0]
+
+    async def _keep_renewed(self, key: str, holder: str) -> None:
+        """Renew a claim every third of its lifetime, so it expires only if this supervisor is gone."""
+        ttl = self.guards.lease_seconds
+        while True:
+            await anyio.sleep(ttl / 3)
+            try:
+                renewed = await self.store.acquire_lease(key, holder, ttl)
+            except StoreError as exc:  # unreachable for now: try again; the claim may expire meanwhile
+                log.warning("lease not renewed", key=key, error=str(exc))
+                continue
+            if not renewed:
+                log.warning("lease lost: it expired and another supervisor took it over", key=key)
+                return
 
     async def _pass(
         self,
@@ -257,20 +360,23 @@ class Supervisor:
         await progress(0, None, "polling sensors")
         polled: list[Event] = []
         for component in self.registry.components.values():
-            if (only and component.name != only) or not isinstance(component.sensor, PollingSensor):
+            sensor = component.sensor
+            if (only and component.name != only) or not isinstance(sensor, PollingSensor):
                 continue
+            what = f"the {component.name} sensor's poll"
             try:
-                polled.extend(await component.sensor.poll(self.context(component, run_id, dry_run)))
-            except Exception as exc:
-                message = f"the {component.name} sensor failed to poll: {type(exc).__name__}: {exc}"
+                ctx = self.context(component, run_id, dry_run)
+                polled.extend(await self._call(component, what, partial(sensor.poll, ctx), "poll", _events))
+            except ComponentError as exc:
+                message = str(exc)
                 errors.append(redact_text(message))
                 polled.append(Event(component=component.name, kind="sensor_error", message=message, target="poll"))
-        summary = await self.intake.ingest_events(polled)
+        summary = await self.intake.ingest_events(polled, source="poll")
 
         await progress(0, None, "reading event logs")
         files = await self.intake.ingest_files()
         events = summary.events + files.events
-        quarantined = files.quarantined
+        quarantined = summary.quarantined + files.quarantined
 
         page = await self.store.query_issues(
             IssueQuery(component=only, states=[IssueState.open, IssueState.fixing], limit=1000)
@@ -286,8 +392,12 @@ class Supervisor:
             if budget.remaining <= 0:
                 skipped[issue.id] = "the fix budget of this pass is used up; it is next in line"
                 continue
-            await self.store.acquire_lease(RUN_LEASE, self.holder, self.guards.lease_seconds, now=utcnow())
-            report = await self.heal(issue, run_id=run_id, dry_run=dry_run, budget=budget)
+            try:
+                report = await self.heal(issue, run_id=run_id, dry_run=dry_run, budget=budget)
+            except StoreUnavailable:
+                raise
+            except Exception as exc:  # one issue's crash is recorded; the pass goes on with the others
+                report = await self._crashed(issue, run_id, exc, dry_run=dry_run)
             outcomes.extend(report.outcomes)
             errors.extend(report.errors)
             if report.skipped:
@@ -340,8 +450,9 @@ class Supervisor:
         """Close attempts a crashed run left open and make sure finished outcomes are in memory."""
         recovered = 0
         for entry in await self.store.unfinished_attempts():
-            lease = f"issue:{entry.issue_id}"
-            if not await self.store.acquire_lease(lease, self.holder, self.guards.lease_seconds, now=utcnow()):
+            lease = issue_lease_key(entry.issue_id)
+            claim = await self._claim(lease)
+            if claim is None:
                 continue  # its supervisor is alive and still working on it
             try:
                 await self.store.append_audit(
@@ -363,18 +474,20 @@ class Supervisor:
                     await self.store.save_issue(issue)
                 recovered += 1
             finally:
-                await self.store.release_lease(lease, self.holder)
+                await self.store.release_lease(lease, claim)
         return recovered
 
     @staticmethod
-    def _outcome_record(entry: AuditEntry) -> OutcomeRecord:
+    def _outcome_record(entry: AuditEntry, plan: FixPlan) -> OutcomeRecord:
+        """What memory keeps of a finished attempt. The plan's real parameters, not the audit entry's
+        redacted copy: memory replays them, and a replay must act on what the fixer proposed."""
         return OutcomeRecord(
             outcome_id=entry.attempt_id,
             issue_signature=entry.issue_signature,
             fix_signature=entry.fix_signature,
             component=entry.component,
             strategy=entry.strategy,
-            params=entry.details.get("params", {}),
+            params=plan.params,
             risk=entry.risk,
             success=bool(entry.successful),
             suggestion=entry.details.get("suggestion"),
@@ -397,14 +510,28 @@ class Supervisor:
         breaker and flapping guards are bypassed (the safety policy never is)."""
         run_id = run_id or new_id("run")
         budget = budget or Budget(self.guards.plans_per_issue)
-        lease = f"issue:{issue.id}"
-        if not await self.store.acquire_lease(lease, self.holder, self.guards.lease_seconds, now=utcnow()):
-            return HealReport(issue=issue, skipped="another supervisor is working on this issue right now")
-        try:
+        lease = issue_lease_key(issue.id)
+        claim = await self._claim(lease)
+        if claim is None:
+            return HealReport(issue=issue, skipped="another supervisor pass or call is working on this issue right now")
+
+        async def work() -> HealReport:
             fresh = await self.store.get_issue(issue.id)
             return await self._heal(fresh or issue, run_id, dry_run, approve, explicit, budget)
-        finally:
-            await self.store.release_lease(lease, self.holder)
+
+        return await self._holding(lease, claim, work)
+
+    def not_installed(self, name: str) -> str:
+        """Why events of component ``name`` can only be reported and escalated, and what to do about it."""
+        installed = ", ".join(sorted(self.registry.components)) or "none"
+        if self.settings.enabled_components is not None and name not in self.settings.enabled_components:
+            hint = f"if it is installed, add {name!r} to HEALING_ENABLED_COMPONENTS"
+        else:
+            hint = (
+                "install a plugin that provides it (an entry point in the healing_mcp.components group, or "
+                "HEALING_PLUGINS=package.module:attribute)"
+            )
+        return f"no component named {name!r} is loaded (loaded: {installed}); {hint}"
 
     def _guard(self, issue: HealthIssue, now: datetime, explicit: bool) -> tuple[str | None, str | None]:
         """(skip reason, escalation reason): why this issue must not be auto-fixed right now."""
@@ -456,7 +583,7 @@ class Supervisor:
             note = f"{issue.auto_fix.attempts} fix attempts did not resolve it."
             return await self._escalate(report, component, run_id, dry_run, "persistent", note, None)
         if component is None:
-            why = self.registry.failures.get(issue.component) or f"no component named {issue.component!r} is installed"
+            why = self.registry.failures.get(issue.component) or self.not_installed(issue.component)
             return await self._escalate(report, None, run_id, dry_run, "no_fix", f"Cannot auto-fix: {why}.", None)
 
         ctx = self.context(component, run_id, dry_run)
@@ -520,10 +647,7 @@ class Supervisor:
                     "breaker; no more automatic attempts."
                 )
                 return await self._escalate(report, component, run_id, dry_run, "persistent", note, None)
-            delay = min(
-                self.guards.backoff_max_seconds,
-                self.guards.backoff_base_seconds * 2 ** (issue.auto_fix.consecutive_failures - 1),
-            )
+            delay = self._backoff(issue.auto_fix.consecutive_failures)
             issue.state = IssueState.open
             issue.auto_fix.next_attempt_at = utcnow() + timedelta(seconds=delay)
             issue.auto_fix.notes.append(f"fix failed; next attempt in {delay:.0f}s")
@@ -552,15 +676,42 @@ class Supervisor:
         proposals: list[FixPlan] = []
         for fixer in component.fixers:
             try:
-                for plan in await fixer.propose(issue, ctx):
-                    proposals.append(plan.model_copy(update={"component": component.name}))
+                plans = await self._call(
+                    component,
+                    f"fixer {component.name}.{fixer.name} propose",
+                    partial(fixer.propose, issue, ctx),
+                    "propose",
+                    _plans,
+                )
             except NoSafeFix as refusal:
                 refusals.append(f"{fixer.name}: {refusal}")
-            except Exception as exc:
-                report.errors.append(
-                    redact_text(f"fixer {component.name}.{fixer.name} failed to propose: {type(exc).__name__}: {exc}")
-                )
+            except ComponentError as exc:
+                report.errors.append(redact_text(str(exc)))
+            else:
+                proposals.extend(plan.model_copy(update={"component": component.name}) for plan in plans)
         return proposals
+
+    async def _call(
+        self, component: Component, what: str, call: Callable[[], Awaitable[object]], kind: str, check: Check[T]
+    ) -> T:
+        """One call into a component, isolated: bounded by the component's ``<kind>_timeout_seconds`` and
+        its answer checked. Whatever goes wrong comes back as a :class:`ComponentError` saying what;
+        ``NoSafeFix`` (a fixer's reasoned refusal) passes through."""
+        seconds = self.settings.component_timeout(component.name, kind)
+        answer: object = None
+        try:
+            with anyio.move_on_after(seconds) as deadline:
+                answer = await call()
+        except NoSafeFix:
+            raise
+        except Exception as exc:
+            raise ComponentError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+        if deadline.cancelled_caught:
+            raise ComponentError(
+                f"{what} did not finish within {seconds:g} s (raise {kind}_timeout_seconds in "
+                f"[components.{component.name}] if it needs longer)"
+            )
+        return check(what, answer)
 
     async def _attempt(
         self,
@@ -574,7 +725,10 @@ class Supervisor:
     ) -> FixOutcome | None:
         fixer = component.fixer(plan.strategy)
         assert fixer is not None, "plans are filtered to installed fixers"
-        verdict = self.policy.decide(plan.risk, confidence=plan.confidence, approved=approve)
+        risk = self.policy.stricter(plan.risk, fixer.risk)  # a plan is never safer than its fixer
+        if risk is not plan.risk:
+            plan = plan.model_copy(update={"risk": risk})
+        verdict = self.policy.decide(risk, confidence=plan.confidence, approved=approve)
         fix_sig = plan.signature
         attempt_id = new_id("att")
         why = f"{plan.source} plan {plan.strategy!r}"
@@ -584,7 +738,8 @@ class Supervisor:
         outcome = FixOutcome(
             issue_id=issue.id,
             issue_signature=issue.signature,
-            plan=plan,
+            # What callers see of the plan is redacted; the real one stays with the fixer and memory.
+            plan=plan.model_copy(update={"params": redact(plan.params), "description": redact_text(plan.description)}),
             fix_signature=fix_sig,
             decision=verdict.decision,
             decision_reason=verdict.reason,
@@ -599,7 +754,7 @@ class Supervisor:
             component=component.name,
             strategy=plan.strategy,
             fix_signature=fix_sig,
-            risk=plan.risk,
+            risk=risk,
             decision=verdict.decision,
             why=redact_text(why),
             dry_run=dry_run,
@@ -619,22 +774,41 @@ class Supervisor:
         issue.auto_fix.attempts += 1
         issue.auto_fix.last_attempt_at = utcnow()
         await self.store.save_issue(issue)
-        await self.store.append_audit(entry.model_copy(update={"phase": "started", "time": utcnow()}))
+        started = entry.model_copy(update={"phase": "started", "time": utcnow()})
+        await self.store.append_audit(started)
+        self._open_attempts[issue.id] = started
 
+        name = f"fixer {component.name}.{fixer.name}"
+        crashed = False
         try:
-            result = await fixer.apply(issue, plan, ctx)
-        except Exception as exc:
-            result = FixResult(applied=False, notes=[f"the fixer crashed: {type(exc).__name__}: {exc}"])
+            result = await self._call(
+                component, f"{name} apply", lambda: fixer.apply(issue, plan, ctx), "apply", _result
+            )
+        except ComponentError as exc:
+            result, crashed = FixResult(applied=False, notes=[str(exc)]), True
         retest: RetestResult | None = None
         if result.applied:
             if component.retester is None:
                 retest = RetestResult(passed=True, notes=["no retester for this component: the fix is unverified"])
             else:
+                retester = component.retester
                 try:
-                    retest = await component.retester.retest(issue, plan, result, ctx)
-                except Exception as exc:
-                    retest = RetestResult(passed=False, notes=[f"the retest crashed: {type(exc).__name__}: {exc}"])
+                    retest = await self._call(
+                        component,
+                        f"the {component.name} retest",
+                        lambda: retester.retest(issue, plan, result, ctx),
+                        "retest",
+                        _retest,
+                    )
+                except ComponentError as exc:
+                    retest = RetestResult(passed=False, notes=[str(exc)])
         successful = bool(result.applied and retest is not None and retest.passed)
+        # Undo a fix that did not work, and an apply that failed part of the way (it may have acted).
+        reverted = (
+            await self._revert(component, fixer, issue, plan, result, ctx)
+            if not successful and (result.applied or crashed)
+            else None
+        )
         outcome.result = result.model_copy(update={"notes": [redact_text(n) for n in result.notes]})
         outcome.retest = retest
         outcome.successful = successful
@@ -657,13 +831,95 @@ class Supervisor:
                     **entry.details,
                     "suggestion": suggestion,
                     "blocked": result.blocked + (retest.blocked if retest else []),
+                    **({"reverted": reverted[1]} if reverted is not None else {}),
                 },
             }
         )
-        await self.store.finish_attempt(finished, self._outcome_record(finished))
-        if result.patch is not None:
+        await self.store.finish_attempt(finished, self._outcome_record(finished, plan))
+        self._open_attempts.pop(issue.id, None)
+        if reverted is not None:
+            ok, note = reverted
+            await self.store.append_audit(
+                finished.model_copy(update={"phase": "reverted", "time": utcnow(), "result": note, "successful": ok})
+            )
+        # A patch that makes a fix permanent is only for a fix that passed its retest: after a failed one,
+        # "commit this change" would be wrong advice (escalation writes the patches a human needs).
+        if result.patch is not None and successful:
             await self._save_patch(result.patch)
         return outcome
+
+    async def _revert(
+        self,
+        component: Component,
+        fixer: object,
+        issue: HealthIssue,
+        plan: FixPlan,
+        result: FixResult,
+        ctx: ComponentContext,
+    ) -> tuple[bool, str] | None:
+        """Ask the fixer to undo an attempt; (whether it did, what happened) or None if it cannot revert."""
+        if not isinstance(fixer, Reverter):
+            return None
+        what = f"fixer {component.name}.{getattr(fixer, 'name', '?')} revert"
+        try:
+            await self._call(component, what, lambda: fixer.revert(issue, plan, result, ctx), "apply", _anything)
+        except ComponentError as exc:
+            log.warning("revert failed", issue=issue.id, error=str(exc))
+            return False, redact_text(str(exc))
+        return True, "reverted: the fixer undid the attempt"
+
+    async def _crashed(self, issue: HealthIssue, run_id: str, exc: Exception, *, dry_run: bool = False) -> HealReport:
+        """Record that healing one issue failed unexpectedly (a bug, or a component answer that broke the
+        loop further down): an audit entry (closing the attempt it interrupted, if any, so it is not taken
+        for an interrupted run), a note on the issue, and the same backoff and breaker as a failed fix."""
+        message = redact_text(f"healing {issue.id} failed unexpectedly: {type(exc).__name__}: {exc}")
+        log.error("healing an issue failed", issue=issue.id, error=message, exc_info=exc)
+        report = HealReport(issue=issue, errors=[message], skipped=message)
+        open_entry = self._open_attempts.pop(issue.id, None)
+        if dry_run:
+            return report
+        try:
+            base = open_entry or AuditEntry(
+                run_id=run_id,
+                attempt_id=new_id("att"),
+                phase="crashed",
+                issue_id=issue.id,
+                issue_signature=issue.signature,
+                component=issue.component,
+                strategy="",
+                fix_signature="",
+                risk=FixRisk.read_only,
+                decision=PolicyDecision.deny,
+                why=message,
+            )
+            await self.store.append_audit(
+                base.model_copy(update={"seq": None, "phase": "crashed", "time": utcnow(), "why": message})
+            )
+            current = await self.store.get_issue(issue.id) or issue
+            report.issue = current
+            current.auto_fix.notes.append(message)
+            current.auto_fix.consecutive_failures += 1
+            if current.auto_fix.consecutive_failures >= self.guards.breaker_threshold:
+                failures = current.auto_fix.consecutive_failures
+                note = f"healing failed {failures} times in a row; no more automatic attempts."
+                return await self._escalate(report, None, run_id, False, "persistent", note, None)
+            delay = self._backoff(current.auto_fix.consecutive_failures)
+            current.state = IssueState.open
+            current.auto_fix.next_attempt_at = utcnow() + timedelta(seconds=delay)
+            await self.store.save_issue(current)
+        except StoreUnavailable:
+            raise
+        except Exception as again:  # recording failed too: the pass still goes on
+            log.error(
+                "recording a failed heal failed", issue=issue.id, error=redact_text(f"{type(again).__name__}: {again}")
+            )
+        return report
+
+    def _backoff(self, consecutive_failures: int) -> float:
+        """Seconds to wait before the next attempt after this many failures in a row (doubling, capped)."""
+        return float(
+            min(self.guards.backoff_max_seconds, self.guards.backoff_base_seconds * 2 ** (consecutive_failures - 1))
+        )
 
     # ------------------------------------------------------------------------------ escalation
 
@@ -708,10 +964,13 @@ class Supervisor:
                 writers.append(fixer)
         ctx = self.context(component, run_id, False)
         for writer in writers:
+            what = f"fixer {component.name}.{getattr(writer, 'name', '?')} suggest_patch"
             try:
-                patch = await writer.suggest_patch(issue, plan, ctx)
-            except Exception as exc:
-                log.warning("patch writer failed", issue=issue.id, error=f"{type(exc).__name__}: {exc}")
+                patch = await self._call(
+                    component, what, partial(writer.suggest_patch, issue, plan, ctx), "propose", _patch
+                )
+            except ComponentError as exc:
+                log.warning("patch writer failed", issue=issue.id, error=str(exc))
                 continue
             if patch is not None:
                 patch = patch.model_copy(update={"reason": reason, "rationale": f"{note}\n\n{patch.rationale}"})

@@ -143,7 +143,18 @@ async def serve_http(
     import uvicorn
 
     app = build_http_app(server, settings, transport=transport, host=host, stateless=stateless)
-    config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level, lifespan="on")
+    # No logging config of uvicorn's own: its default sends the access log to stdout and bypasses
+    # redaction. Its loggers propagate to ours instead (healing_mcp.logs); the access log, which carries
+    # query strings, only at debug level.
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        log_config=None,
+        access_log=settings.log_level == "debug",
+        lifespan="on",
+    )
     sock = listen_socket(host, port, backlog=config.backlog)
     try:
         await uvicorn.Server(config).serve(sockets=[sock])
