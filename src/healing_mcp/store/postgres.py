@@ -20,7 +20,6 @@ with passwords removed.
 from __future__ import annotations
 
 import asyncio
-import random
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -57,13 +56,17 @@ from healing_mcp.store.base import (
     WatermarkMoved,
     uncounted_record,
 )
+from healing_mcp.store.retry import on_conflict
 
 T = TypeVar("T")
 Conn = AsyncConnection[DictRow]
 
 _SCHEMES = ("postgresql://", "postgres://")
 _CONFLICT_STATES = {"40001", "40P01"}  # serialization failure, deadlock: retry the transaction
-_CONFLICT_RETRIES = 30
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, psycopg.Error) and exc.sqlstate in _CONFLICT_STATES
 
 
 @dataclass(frozen=True)
@@ -346,31 +349,32 @@ class PostgresStore:
         transaction is retried only if the failure came before its COMMIT."""
         pool = await self._usable_pool()
         stale_retry = True
-        for attempt in range(_CONFLICT_RETRIES + 1):
-            committing = False
-            try:
-                async with pool.connection() as conn:
-                    if transaction:
-                        async with conn.transaction():
-                            result = await fn(conn)
-                            committing = True
-                    else:
-                        result = await fn(conn)
-                return result
-            except psycopg.Error as exc:
-                state = getattr(exc, "sqlstate", None)
-                if state in _CONFLICT_STATES and attempt < _CONFLICT_RETRIES:
-                    await asyncio.sleep(random.uniform(0, min(0.5, 0.002 * 2**attempt)))  # jittered backoff
-                    continue
-                broken = isinstance(exc, psycopg.OperationalError) and state is None
-                pool_error = type(exc).__module__.startswith("psycopg_pool")
-                if broken and not pool_error and not committing and stale_retry:
-                    stale_retry = False  # a dead pooled connection; nothing was committed: try once more
-                    continue
-                error = self._error(exc)
-                if isinstance(error, StoreUnavailable) and state not in _CONFLICT_STATES:
-                    self._broken = True
-                raise error from None
+        try:
+            async for attempt in on_conflict(_is_conflict, first_wait=0.002):
+                with attempt:
+                    while True:
+                        committing = False
+                        try:
+                            async with pool.connection() as conn:
+                                if transaction:
+                                    async with conn.transaction():
+                                        result = await fn(conn)
+                                        committing = True
+                                else:
+                                    result = await fn(conn)
+                            return result
+                        except psycopg.Error as exc:
+                            broken = isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None
+                            pool_error = type(exc).__module__.startswith("psycopg_pool")
+                            if broken and not pool_error and not committing and stale_retry:
+                                stale_retry = False  # a dead pooled connection; nothing was committed: once more
+                                continue
+                            raise
+        except psycopg.Error as exc:
+            error = self._error(exc)
+            if isinstance(error, StoreUnavailable) and not _is_conflict(exc):
+                self._broken = True
+            raise error from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod

@@ -18,11 +18,9 @@ supabase-py is imported when the store is opened, never at server start.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
-import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -54,10 +52,10 @@ from healing_mcp.store.base import (
     WatermarkMoved,
     uncounted_record,
 )
+from healing_mcp.store.retry import on_conflict
 
 T = TypeVar("T")
 
-_CONFLICT_RETRIES = 30
 _READ_CHUNK = 100  # signatures per GET, keeps URLs short
 _PAGE = 1000  # PostgREST caps each response at its max-rows (1000 on Supabase): longer answers are paged
 _MISSING = {"PGRST202", "PGRST205", "PGRST204", "42P01", "42883"}
@@ -314,14 +312,9 @@ class SupabaseStore:
         return rows, total if total is not None else offset + len(rows)
 
     async def _retrying(self, fn: Callable[[], Awaitable[T]]) -> T:
-        for attempt in range(_CONFLICT_RETRIES + 1):
-            try:
+        async for attempt in on_conflict(lambda exc: isinstance(exc, _Conflict), first_wait=0.005):
+            with attempt:
                 return await fn()
-            except _Conflict:
-                if attempt == _CONFLICT_RETRIES:
-                    raise
-                # jittered exponential backoff: contenders spread out instead of colliding again
-                await asyncio.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def read_ledger(self) -> list[dict[str, Any]]:
