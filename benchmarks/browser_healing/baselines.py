@@ -14,24 +14,13 @@ import re
 from collections.abc import Sequence
 
 from healing_mcp.components.browser.fingerprint import ElementFingerprint
+from healing_mcp.components.browser.matching.scorer import lcs_length as _lcs
 
 _INDEX = re.compile(r"\[\d+\]")
 
 
 def _path_tags(xpath: str) -> list[str]:
     return [p for p in _INDEX.sub("", xpath).split("/") if p]
-
-
-def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
-    if not a or not b:
-        return 0
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    return prev[-1]
 
 
 def _attr_pairs(fp: ElementFingerprint) -> set[tuple[str, str]]:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -201,19 +202,6 @@ def url_wait_rule(issue: HealthIssue) -> Diagnosis | None:
     )
 
 
-def assertion_rule(issue: HealthIssue) -> Diagnosis | None:
-    if issue.kind != "assertion_failed":
-        return None
-    return Diagnosis(
-        causes=[
-            f"An assertion on {issue.target} failed while its target exists: the page behaves differently "
-            "(other text, state or count) or the agent's expectation is out of date."
-        ],
-        fixes=["Compare the expected value with the page; update the page or the assertion."],
-        confidence=0.5,
-    )
-
-
 def drift_rule(issue: HealthIssue) -> Diagnosis | None:
     if issue.kind != "fingerprint_drift":
         return None
@@ -244,27 +232,44 @@ def http_rule(issue: HealthIssue) -> Diagnosis | None:
     return Diagnosis(causes=[cause], fixes=[fix], confidence=0.6)
 
 
-def navigation_loop_rule(issue: HealthIssue) -> Diagnosis | None:
-    if issue.kind != "navigation_loop":
-        return None
-    return Diagnosis(
-        causes=[
-            f"The agent is cycling between pages ({issue.target}): usually a login redirect loop or a "
-            "step that reloads the page it came from."
-        ],
-        fixes=["Check authentication state and redirects; add an exit condition to the flow."],
-        confidence=0.6,
-    )
+@dataclass(frozen=True)
+class KindRule:
+    """A root-cause rule for a symptom kind that has one explanation: ``{target}`` in the texts is the
+    issue's target."""
+
+    kind: str
+    cause: str
+    fix: str
+    confidence: float
+
+    def __call__(self, issue: HealthIssue) -> Diagnosis | None:
+        if issue.kind != self.kind:
+            return None
+        return Diagnosis(causes=[self.cause.format(target=issue.target)], fixes=[self.fix], confidence=self.confidence)
 
 
-def retries_rule(issue: HealthIssue) -> Diagnosis | None:
-    if issue.kind != "persistent_retries":
-        return None
-    return Diagnosis(
-        causes=[f"The agent keeps retrying {issue.target!r}; retries will not help if the page changed."],
-        fixes=["Heal the underlying selector failure instead of retrying."],
-        confidence=0.5,
-    )
+KIND_RULES = (
+    KindRule(
+        "assertion_failed",
+        "An assertion on {target} failed while its target exists: the page behaves differently (other text, "
+        "state or count) or the agent's expectation is out of date.",
+        "Compare the expected value with the page; update the page or the assertion.",
+        0.5,
+    ),
+    KindRule(
+        "navigation_loop",
+        "The agent is cycling between pages ({target}): usually a login redirect loop or a step that reloads "
+        "the page it came from.",
+        "Check authentication state and redirects; add an exit condition to the flow.",
+        0.6,
+    ),
+    KindRule(
+        "persistent_retries",
+        "The agent keeps retrying '{target}'; retries will not help if the page changed.",
+        "Heal the underlying selector failure instead of retrying.",
+        0.5,
+    ),
+)
 
 
 # ---------------------------------------------------------------------------------- the fixer
@@ -508,11 +513,9 @@ class BrowserComponent(Component):
                 dom_changed_rule,
                 element_state_rule,
                 url_wait_rule,
-                assertion_rule,
                 drift_rule,
                 http_rule,
-                navigation_loop_rule,
-                retries_rule,
+                *KIND_RULES,
             ],
             fixers=[RegenerateSelector(self)],
             retester=ReplayRetester(self),

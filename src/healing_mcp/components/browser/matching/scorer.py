@@ -67,7 +67,8 @@ def _position_similarity(a: list[int], b: list[int]) -> float:
     return score + 0.2 if len(a) == len(b) else score
 
 
-def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
+def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest common subsequence of two tag paths (also the tree-path baseline's core)."""
     if not a or not b:
         return 0
     prev = [0] * (len(b) + 1)
@@ -356,7 +357,7 @@ class Scorer:
                 tags = [ancestor_tag(a) for a in key]
                 longest = max(len(q.anc_tags), len(tags))
                 exact = len(q.anc_set.intersection(key)) / longest
-                value = 0.5 * _lcs(q.anc_tags, tags) / longest + 0.5 * exact
+                value = 0.5 * lcs_length(q.anc_tags, tags) / longest + 0.5 * exact
             self._ancestors[key] = value
         return value
 
